@@ -350,3 +350,46 @@ def test_bad_values_raise_value_error_naming_the_argument(make, name):
 def test_wrong_types_raise_type_error_naming_the_argument(make, name):
     with pytest.raises(TypeError, match=name):
         make()
+
+
+# ---- the lab's exercise checks (slmlab.checks.why_edge) ----
+
+
+def test_exercise_checks_accept_hand_computed_answers(capsys):
+    from slmlab.checks import why_edge as w
+
+    # 2 x 25 ms set-up + 25 ms round trip + (500 x 4 + 250,000) B x 8 / 50 Mbit/s = 40.32 ms
+    # + 0.1 s queue + 500 / 4000 s prefill = 0.34032 s.
+    w.check_first_token(0.34032)
+    w.check_first_token(0.340)  # rounded to the millisecond is fine
+    # n* = 1 + (0.6 - 0.15) / (1/25 - 1/80) = 17.36 -> 17 whole tokens.
+    w.check_break_even(17)
+    # 40 x 6 x 25,600 x 3 x 86,400 = 1.5925248e12 bytes.
+    w.check_fleet_bytes(1.5925248e12)
+    # 10 s x 3 x 25,600 x 2 B = 1.536 MB at 0.5 W x 8 / 62,500 bit/s = 64 uJ/B -> 98.304 J.
+    w.check_window_energy(98.304)
+    assert capsys.readouterr().out.count("Correct") == 5
+
+
+@pytest.mark.parametrize(
+    "check, wrong, hint",
+    [
+        ("check_first_token", 0.29032, "set-up"),  # no handshake
+        ("check_first_token", 0.30504, "bits"),  # bytes / (bit/s)
+        ("check_first_token", 0.24032, "queue"),
+        ("check_first_token", 1.0, "away from the answer"),
+        ("check_first_token", "0.34", "a number"),
+        ("check_break_even", 17.36, "whole tokens"),
+        ("check_break_even", 16, "n - 1"),
+        ("check_break_even", 18, "round down"),
+        ("check_fleet_bytes", 1.8432e7, "86,400"),
+        ("check_fleet_bytes", 1.5925248e12 * 8, "bits"),
+        ("check_window_energy", 98.304 / 8, "bits and bytes"),
+        ("check_window_energy", 1_536_000 * 0.08 * 8 / 26_000, "uplink"),
+    ],
+)
+def test_exercise_checks_reject_wrong_answers_with_a_hint(check, wrong, hint):
+    from slmlab.checks import why_edge as w
+
+    with pytest.raises(AssertionError, match=hint):
+        getattr(w, check)(wrong)

@@ -1,0 +1,6 @@
+"""Check helpers that the labs' exercise cells call: one module per lab.
+
+Each ``check_*`` function compares a learner's answer with the library's own result and raises
+an ``AssertionError`` that says in plain words what is wrong (and, where it can tell, which
+step was probably missed); on success it prints a one-line confirmation.
+"""
