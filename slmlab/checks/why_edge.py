@@ -123,7 +123,7 @@ def check_break_even(answer) -> None:
 
 
 def check_fleet_bytes(answer) -> None:
-    """Exercise 3: bytes per day the exercise's wind farm streams, raw."""
+    """Exercise 4: bytes per day the exercise's wind farm streams, raw."""
     answer = _as_number(answer, "the bytes per day")
     expected = budgets.fleet_bytes_per_day(**FLEET)
     slips = {
@@ -142,7 +142,7 @@ def window_bytes() -> int:
 
 
 def check_window_energy(answer) -> None:
-    """Exercise 4: joules to send one raw vibration window over NB-IoT."""
+    """Exercise 3: joules to send one raw vibration window over NB-IoT."""
     answer = _as_number(answer, "the energy in joules")
     link = budgets.radio(WINDOW["radio"])
     expected = budgets.radio_energy_j(link, bytes_up=window_bytes(), bytes_down=0)
