@@ -1,0 +1,110 @@
+"""Causal self-attention with grouped-query attention (GQA) and a preallocated KV cache.
+
+Glossary (code name -> symbol in "Attention Is All You Need" / the GQA paper, Ainslie et al. 2023):
+    q, k, v      Q, K, V: queries, keys, values, one row per token and head
+    n_head       H, query heads
+    n_kv_head    H_kv, key/value heads; each K/V head serves H / H_kv query heads (a "group")
+    head_dim     d_k = C / H
+
+    Attention(Q, K, V) = softmax(Q Kᵀ / sqrt(d_k) + causal mask) V
+
+GQA shrinks the K/V projections and, more important at the edge, the KV cache by H / H_kv,
+at little cost in quality. The math runs in torch's ``scaled_dot_product_attention``, which
+fuses the softmax and never stores the (T, T) score matrix.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .rope import RotaryEmbedding
+
+
+class KVCache:
+    """Keys and values of the tokens seen so far, in buffers allocated once.
+
+    Decoding appends one token per step; a preallocated buffer makes that a copy into a slice
+    instead of a ``torch.cat`` that would reallocate the whole cache every step.
+
+    Args:
+        batch: B. n_kv_head: H_kv. max_len: capacity in tokens. head_dim: d_k.
+    """
+
+    def __init__(self, batch: int, n_kv_head: int, max_len: int, head_dim: int, *,
+                 device=None, dtype=torch.float32):
+        shape = (batch, n_kv_head, max_len, head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.length = 0  # tokens stored
+
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[2]
+
+    def nbytes(self) -> int:
+        """Memory held by the cache (both buffers, full capacity)."""
+        return self.k.numel() * self.k.element_size() * 2
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store k, v (B, H_kv, T, d_k); return all keys and values so far (B, H_kv, L, d_k)."""
+        start, end = self.length, self.length + k.shape[2]
+        if end > self.capacity:
+            raise ValueError(f"KV cache full: {end} tokens > capacity {self.capacity}")
+        self.k.narrow(2, start, end - start).copy_(k)
+        self.v.narrow(2, start, end - start).copy_(v)
+        self.length = end
+        return self.k.narrow(2, 0, end), self.v.narrow(2, 0, end)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention with GQA and RoPE. Args: config: the model's config."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.n_head, self.n_kv_head = config.n_head, config.n_kv_head
+        self.head_dim = config.head_dim
+        qkv_out = (config.n_head + 2 * config.n_kv_head) * config.head_dim
+        self.qkv = nn.Linear(config.d_model, qkv_out, bias=False)  # [W_Q; W_K; W_V], one matmul
+        self.out = nn.Linear(config.n_head * config.head_dim, config.d_model, bias=False)  # W_O
+        self.dropout = config.dropout
+
+    def new_cache(self, batch: int, max_len: int, *, device=None, dtype=torch.float32) -> KVCache:
+        return KVCache(batch, self.n_kv_head, max_len, self.head_dim, device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor, rope: RotaryEmbedding,
+                cache: KVCache | None = None) -> torch.Tensor:
+        """x: (B, T, C) -> (B, T, C). With a cache, x holds the T tokens after the cached ones."""
+        B, T, _ = x.shape
+        H, Hkv, d = self.n_head, self.n_kv_head, self.head_dim
+        start = cache.length if cache is not None else 0
+        qkv = self.qkv(x).view(B, T, H + 2 * Hkv, d)
+        qk, v = qkv.split([H + Hkv, Hkv], dim=2)
+        # Rotate queries and keys in one call: they are the first H + H_kv heads.
+        q, k = rope(qk, start).split([H, Hkv], dim=2)  # (B, T, H, d), (B, T, Hkv, d)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, d)
+        if cache is not None:
+            k, v = cache.append(k, v)  # (B, Hkv, start + T, d)
+        y = F.scaled_dot_product_attention(
+            q, k, v,
+            attn_mask=_causal_mask(T, start, x.device),
+            is_causal=(start == 0 and T > 1),
+            dropout_p=self.dropout if self.training else 0.0,
+            enable_gqa=Hkv != H,  # each K/V head serves H / Hkv query heads
+        )  # (B, H, T, d)
+        return self.out(y.transpose(1, 2).reshape(B, T, H * d))
+
+
+def _causal_mask(T: int, start: int, device) -> torch.Tensor | None:
+    """Mask for T new queries after ``start`` cached tokens (None when SDPA needs none).
+
+    Query i (absolute position start + i) may see keys 0 .. start + i. With no cached tokens
+    that is SDPA's own ``is_causal``; a single new token sees every key.
+    """
+    if start == 0 or T == 1:
+        return None
+    keys = torch.arange(start + T, device=device)
+    queries = torch.arange(start, start + T, device=device)
+    return keys[None, :] <= queries[:, None]  # (T, start + T), True = may attend

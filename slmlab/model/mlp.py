@@ -1,0 +1,26 @@
+"""SwiGLU feed-forward block (Shazeer 2020, "GLU Variants Improve Transformer").
+
+    MLP(x) = W_down · (SiLU(W_gate · x) ⊙ (W_up · x))
+
+The gate decides, per hidden unit, how much of the "up" projection passes. W_gate and W_up are
+stored as one (C -> 2·d_ff) matrix so a forward pass is one matmul instead of two.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SwiGLU(nn.Module):
+    """Args: d_model: C; d_ff: hidden size."""
+
+    def __init__(self, d_model: int, d_ff: int):
+        super().__init__()
+        self.gate_up = nn.Linear(d_model, 2 * d_ff, bias=False)  # [W_gate; W_up]
+        self.down = nn.Linear(d_ff, d_model, bias=False)  # W_down
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
+        gate, up = self.gate_up(x).chunk(2, dim=-1)  # 2 × (B, T, d_ff)
+        return self.down(F.silu(gate) * up)

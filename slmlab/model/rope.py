@@ -1,0 +1,45 @@
+"""Rotary position embedding, RoPE (Su et al. 2021, "RoFormer").
+
+Glossary (code name -> paper symbol):
+    pos      m, the token's position
+    theta    θ_i = base^(-2i/d), one frequency per pair of features, i = 0 .. d/2 - 1
+    rot      e^{i·m·θ_i}, the unit complex number that rotates pair i at position m
+
+Each query/key vector is read as d/2 complex numbers (x_{2i} + i·x_{2i+1}); RoPE multiplies
+number i by e^{i·m·θ_i}, a rotation by angle m·θ_i. The dot product of a query at m and a key at
+n then depends only on m - n: attention sees relative positions, and no position is stored in
+the residual stream.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class RotaryEmbedding(nn.Module):
+    """Precomputed rotations for positions 0 .. max_seq_len - 1.
+
+    Args:
+        head_dim: d, the per-head feature size (even).
+        max_seq_len: number of positions to precompute.
+        base: the RoPE base (10000 in the paper).
+    """
+
+    def __init__(self, head_dim: int, max_seq_len: int, base: float = 10000.0):
+        super().__init__()
+        theta = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)  # (d/2,)
+        pos = torch.arange(max_seq_len, dtype=torch.float64)
+        angles = torch.outer(pos, theta)  # (max_seq_len, d/2): m·θ_i
+        rot = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)
+        # Not persistent: rebuilt from the config, never stored in a checkpoint.
+        self.register_buffer("rot", rot, persistent=False)
+
+    def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Rotate ``x`` (B, T, n_heads, d) whose first token sits at position ``start``."""
+        B, T, nh, d = x.shape
+        xf = x if x.dtype == torch.float32 else x.float()  # rotate in float32
+        pairs = torch.view_as_complex(xf.reshape(B, T, nh, d // 2, 2))  # (B, T, nh, d/2)
+        rot = self.rot[start : start + T].view(1, T, 1, d // 2)
+        out = torch.view_as_real(pairs * rot).reshape(B, T, nh, d)
+        return out if out.dtype == x.dtype else out.to(x.dtype)
