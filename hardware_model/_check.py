@@ -1,0 +1,45 @@
+"""Argument checks shared by the package: each raises a clear error naming the argument."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def number(name: str, value) -> float:
+    """`value` as a float, or TypeError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def positive(name: str, value) -> float:
+    """`value` as a float > 0 and finite, or an error naming `name`."""
+    value = number(name, value)
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {value}")
+    return value
+
+
+def non_negative(name: str, value) -> float:
+    """`value` as a float >= 0 and finite, or an error naming `name`."""
+    value = number(name, value)
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a non-negative finite number, got {value}")
+    return value
+
+
+def integer(name: str, value, low: int) -> int:
+    """`value` as an int >= low, or an error naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def name(what: str, value) -> str:
+    """`value` as a non-empty str, or TypeError naming `what`."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{what} must be a non-empty str, got {value!r}")
+    return value
