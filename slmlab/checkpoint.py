@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
@@ -37,7 +37,7 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 
@@ -120,7 +120,7 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = st_load(data)
         header_len = int.from_bytes(data[:8], "little")
         header = json.loads(data[8 : 8 + header_len])
-    except (SafetensorsError, ValueError, json.JSONDecodeError) as e:
+    except (SafetensorError, ValueError, json.JSONDecodeError) as e:
         raise ValueError(f"{path} is not a readable safetensors file (truncated or "
                          f"corrupted?): {e}") from None
     meta = header.get("__metadata__") or {}
