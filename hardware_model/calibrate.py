@@ -35,15 +35,21 @@ def _best_time(fn, repeats: int) -> float:
 
 
 def cache_bytes() -> int:
-    """Largest CPU cache on this machine, from /sys (Linux); 1 MiB if unknown."""
-    sizes = []
-    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        text = f.read_text().strip().upper()
+    """Per-core level-2 cache of this machine from /sys (Linux), else the largest; 1 MiB if
+    unknown. (A shared last-level cache is split between cores and, on a virtual machine,
+    between guests, so a single decode thread sees about the L2.)"""
+    sizes = {}
+    for d in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (d / "size").read_text().strip().upper()
+            level = int((d / "level").read_text())
+        except (OSError, ValueError):
+            continue
         scale = {"K": 1024, "M": MiB, "G": GiB}.get(text[-1:], 1)
         digits = text.rstrip("KMG")
         if digits.isdigit():
-            sizes.append(int(digits) * scale)
-    return max(sizes) if sizes else MiB
+            sizes[level] = max(sizes.get(level, 0), int(digits) * scale)
+    return sizes.get(2) or max(sizes.values(), default=MiB)
 
 
 def memory_bytes() -> int:
@@ -66,6 +72,25 @@ def copy_bandwidth(nbytes: int, repeats: int = 3) -> float:
 
     run()  # touch the pages first
     return 2 * n * 8 * loops / _best_time(run, repeats)
+
+
+def matvec_bandwidth(nbytes: int, repeats: int = 3) -> float:
+    """Bytes per second of fp32 weights streamed through numpy vector-matrix products.
+
+    This is the rate a numpy decode reads its weights at: often well below the copy bandwidth,
+    because a BLAS matrix-vector kernel may not keep enough loads in flight to fill the bus.
+    """
+    rows, cols = 1024, 4096
+    n_mats = max(1, nbytes // (rows * cols * 4))
+    mats = [np.ones((rows, cols), np.float32) for _ in range(n_mats)]
+    x = np.ones(rows, np.float32)
+
+    def run():
+        for m in mats:
+            x @ m
+
+    run()
+    return n_mats * rows * cols * 4 / _best_time(run, repeats)
 
 
 def matmul_ops_per_s(fmt: str, n: int, repeats: int = 3) -> float:
@@ -91,35 +116,60 @@ def op_overhead_s(calls: int = 20000) -> float:
     return _best_time(run, 3) / calls
 
 
-def host(quick: bool = False) -> Chip:
+def measurements(quick: bool = False) -> dict:
+    """Every figure host() uses, measured now (a couple of seconds; `quick`: under one).
+
+    Returns:
+        dict: copy_bytes_per_s, matvec_bytes_per_s, cache_bytes_per_s, cache_bytes,
+        memory_bytes, ops_per_s (per format, fp64 included), overhead_s.
+    """
+    cache = cache_bytes()
+    big = 64 * MiB if quick else 192 * MiB
+    sizes = {"fp64": 384, "fp32": 512, "fp16": 64, "int8": 64}
+    if not quick:
+        sizes = {"fp64": 512, "fp32": 768, "fp16": 128, "int8": 128}
+    return dict(
+        copy_bytes_per_s=copy_bandwidth(max(big, 4 * cache), repeats=2 if quick else 3),
+        matvec_bytes_per_s=matvec_bandwidth(max(big, 4 * cache), repeats=2 if quick else 3),
+        cache_bytes_per_s=copy_bandwidth(cache // 4, repeats=3),
+        cache_bytes=cache,
+        memory_bytes=memory_bytes(),
+        ops_per_s={f: matmul_ops_per_s(f, n) for f, n in sizes.items()},
+        overhead_s=op_overhead_s(2000 if quick else 20000),
+    )
+
+
+def host(quick: bool = False, measured: dict | None = None) -> Chip:
     """Measure this machine and return it as a Chip named "host".
 
     Args:
         quick: smaller measurements (under a second, noisier).
+        measured: figures from measurements() to reuse instead of measuring again.
 
     Returns:
-        A Chip whose peaks are numpy's sustained rates (utilisation 1), main memory the
-        measured copy bandwidth, and one cache level of the machine's largest cache. Energy
-        numbers are not measured: they assume a 14 nm CPU with DDR4 (see energy.py).
+        A Chip whose peaks are numpy's sustained matrix-multiply rates (utilisation 1) and whose
+        main-memory bandwidth is the rate numpy streams weights through vector-matrix products
+        (what a numpy decode sees; the copy bandwidth is in `source`). One cache level: the
+        per-core L2. Energy numbers are not measured: they assume a 14 nm CPU with DDR4.
     """
-    cache = cache_bytes()
-    big = 64 * MiB if quick else 256 * MiB
-    dram_bw = copy_bandwidth(max(big, 8 * cache), repeats=2 if quick else 3)
-    cache_bw = max(copy_bandwidth(cache // 4, repeats=3), dram_bw)
-    sizes = (
-        {"fp64": 256, "fp32": 256, "fp16": 64, "int8": 64}
-        if quick
-        else {"fp64": 512, "fp32": 768, "fp16": 128, "int8": 128}
-    )
-    peak = {f: matmul_ops_per_s(f, n) for f, n in sizes.items()}
-    peak.pop("fp64")  # kept out of the Chip (no fp64 formats), measured for the curious
+    m = measured or measurements(quick)
+    peak = {f: v for f, v in m["ops_per_s"].items() if f != "fp64"}  # no fp64 formats here
     node = 14.0
+    cache = m["cache_bytes"]
     return Chip(
         "host",
         peak_ops=peak,
         memory=(
-            MemoryLevel("cache", cache, cache_bw, sram_pj_per_byte(cache, node), "cache"),
-            MemoryLevel("dram", memory_bytes(), dram_bw, dram_pj_per_byte("ddr4"), "main"),
+            MemoryLevel(
+                "cache",
+                cache,
+                max(m["cache_bytes_per_s"], m["matvec_bytes_per_s"]),
+                sram_pj_per_byte(cache, node),
+                "cache",
+            ),
+            MemoryLevel(
+                "dram", m["memory_bytes"], m["matvec_bytes_per_s"], dram_pj_per_byte("ddr4"), "main"
+            ),
         ),
         kind="cpu",
         utilisation=1.0,
@@ -127,8 +177,12 @@ def host(quick: bool = False) -> Chip:
         compute_overhead=10.0,
         static_power_w=5.0,
         sleep_power_w=5.0,
-        overhead_s=op_overhead_s(2000 if quick else 20000),
-        source="measured by hardware_model.calibrate.host() with numpy",
+        overhead_s=m["overhead_s"],
+        source=(
+            "measured by hardware_model.calibrate.host() with numpy; copy bandwidth "
+            f"{m['copy_bytes_per_s'] / 1e9:.3g} GB/s, matrix-vector streaming "
+            f"{m['matvec_bytes_per_s'] / 1e9:.3g} GB/s"
+        ),
     )
 
 
@@ -164,31 +218,35 @@ def measure_decode(
     rng = np.random.default_rng(seed)
     d, hd = arch.d_model, arch.head_dim
     qkv_out = (arch.n_head + 2 * arch.n_kv_head) * hd
-    up_out = (2 if arch.mlp != "gelu" else 1) * arch.d_ff
+    gated = arch.mlp != "gelu"
 
-    def mat(rows, cols):
-        return rng.standard_normal((rows, cols), dtype=np.float32) * (1 / np.sqrt(rows))
+    def mat(rows, cols):  # uniform weights with unit-variance outputs
+        return (rng.random((rows, cols), dtype=np.float32) - 0.5) * np.float32(np.sqrt(12 / rows))
 
     layers = [
-        (mat(d, qkv_out), mat(arch.n_head * hd, d), mat(d, up_out), mat(arch.d_ff, d))
+        (
+            mat(d, qkv_out),
+            mat(arch.n_head * hd, d),
+            mat(d, (1 + gated) * arch.d_ff),
+            mat(arch.d_ff, d),
+        )
         for _ in range(arch.n_layer)
     ]
     head = mat(d, arch.vocab_size)
-    x0 = rng.standard_normal((1, d), dtype=np.float32)
+    x0 = rng.standard_normal(d, dtype=np.float32)
+
+    def rms(x):
+        return x / np.sqrt(np.mean(x * x) + 1e-6)
 
     def token():
         x = x0
         for w_qkv, w_o, w_up, w_down in layers:
-            v = (
-                (x @ w_qkv)[:, -arch.n_head * hd :]
-                if arch.n_kv_head == arch.n_head
-                else (x @ w_qkv)[:, : arch.n_head * hd]
-            )
-            x = x + v @ w_o
-            h = x @ w_up
-            h = h[:, : arch.d_ff] * h[:, arch.d_ff :] if arch.mlp != "gelu" else h
+            q = (rms(x) @ w_qkv)[: arch.n_head * hd]  # empty cache: attention output = v ~ q
+            x = x + q @ w_o
+            h = rms(x) @ w_up
+            h = h[: arch.d_ff] * h[arch.d_ff :] if gated else np.maximum(h, 0)
             x = x + h @ w_down
-        return x @ head
+        return rms(x) @ head
 
     token()
     return 1.0 / _best_time(token, n_tokens)

@@ -1,0 +1,134 @@
+"""Chips: presets with sources, from_datasheet defaults, validation, fallback, DVFS scaling."""
+
+import pytest
+
+import hardware_model as hm
+from hardware_model import energy
+from hardware_model.chip import GiB, MiB, CIMArray, Chip, MemoryLevel, OperatingPoint
+
+
+def test_presets_cover_the_required_classes():
+    names = hm.chips.names()
+    assert len(names) >= 7
+    for required in ("mcu-ethos-u55", "mythic-m1076", "raspberry-pi-5", "jetson-orin-nano",
+                     "apple-a17-pro", "apple-m2-pro", "nvidia-h100-sxm"):
+        assert required in names
+    for n in names:
+        chip = hm.chips.get(n)
+        assert chip.source, n
+        assert chip.main_memory.kind == "main"
+    assert hm.chips.get("mythic-m1076").cim is not None
+    mem = [hm.chips.get(n).main_memory.capacity_bytes for n in names]
+    assert mem == sorted(mem)
+    with pytest.raises(ValueError, match="unknown chip 'tpu'; presets: .*raspberry-pi-5"):
+        hm.chips.get("tpu")
+
+
+def test_datasheet_arithmetic_of_presets():
+    pi = hm.chips.get("raspberry-pi-5")
+    # LPDDR4X-4267 on 32 bits: 4267e6 transfers/s * 4 bytes, 70 % sustained.
+    assert pi.main_memory.bandwidth_bytes_per_s == pytest.approx(4267e6 * 4 * 0.7, rel=1e-3)
+    # 4 cores * 2.4 GHz * 2 pipes * 4 fp32 lanes * 2 ops.
+    assert pi.peak_ops["fp32"] == pytest.approx(4 * 2.4e9 * 2 * 4 * 2)
+    jet = hm.chips.get("jetson-orin-nano")
+    assert jet.peak_ops["int8"] * 2 == pytest.approx(40e12, rel=0.03)  # 40 TOPS sparse
+    sup = hm.chips.get("jetson-orin-nano-super")
+    assert sup.peak_ops["int8"] * 2 == pytest.approx(67e12, rel=0.01)  # 67 TOPS sparse
+
+
+def test_from_datasheet_defaults():
+    c = Chip.from_datasheet("x", memory_bandwidth_gbs=100, memory_gb=16, peak_tops=40,
+                            sram_mb=8, process_nm=5, memory_type="lpddr5x", tdp_w=10)
+    assert c.peak_ops == pytest.approx({"int8": 40e12, "fp16": 20e12, "bf16": 20e12,
+                                        "fp32": 10e12})
+    sram, dram = c.memory
+    assert dram.capacity_bytes == 16 * GiB and dram.bandwidth_bytes_per_s == 0.7 * 100e9
+    assert dram.energy_pj_per_byte == pytest.approx(energy.DRAM_PJ_PER_BIT["lpddr5x"] * 8)
+    assert sram.capacity_bytes == 8 * MiB and sram.bandwidth_bytes_per_s == 1000e9
+    assert sram.energy_pj_per_byte == pytest.approx(energy.sram_pj_per_byte(8 * MiB, 5))
+    assert c.static_power_w == pytest.approx(2.0) and c.sleep_power_w == pytest.approx(0.02)
+    assert c.energy_pj_per_op["int8"] == pytest.approx(energy.op_pj("int8", 5) * 2.0)
+    no_sram = Chip.from_datasheet("y", memory_bandwidth_gbs=10, memory_gb=1, peak_tops=1,
+                                  sram_mb=0, kind="cpu")
+    assert len(no_sram.memory) == 1 and no_sram.overhead_s == 1e-6
+
+
+def _chip(**change):
+    args = dict(name="c", peak_ops={"fp32": 1e12},
+                memory=(MemoryLevel("dram", GiB, 1e10, 100.0, "main"),))
+    return Chip(**{**args, **change})
+
+
+@pytest.mark.parametrize(
+    "change, exc, words",
+    [
+        (dict(peak_ops={}), TypeError, "peak_ops must be a non-empty dict"),
+        (dict(peak_ops={"fp8": 1.0}), ValueError, "peak_ops format must be one of"),
+        (dict(peak_ops={"fp32": -1.0}), ValueError, "peak_ops\\['fp32'\\]"),
+        (dict(memory=()), TypeError, "memory must be a non-empty sequence"),
+        (dict(utilisation=0.0), ValueError, "utilisation must be in"),
+        (dict(utilisation=1.5), ValueError, "utilisation must be in"),
+        (dict(static_power_w=-1.0), ValueError, "static_power_w"),
+        (dict(kind="fpga"), ValueError, "kind must be one of"),
+        (dict(compute_overhead=0.5), ValueError, "compute_overhead must be >= 1"),
+        (dict(process_nm=1), ValueError, "between 3 and 180"),
+        (dict(dvfs=(OperatingPoint("a", 1, 1e9),), nominal="b"), ValueError, "nominal"),
+        (dict(cim="yes"), TypeError, "cim must be a CIMArray"),
+    ],
+)
+def test_chip_validation(change, exc, words):
+    with pytest.raises(exc, match=words):
+        _chip(**change)
+
+
+@pytest.mark.parametrize(
+    "build, exc, words",
+    [
+        (lambda: MemoryLevel("l", -1, 1e9, 1.0), ValueError, "l.capacity_bytes"),
+        (lambda: MemoryLevel("l", 1, 1e9, 1.0, "ram"), ValueError, "l.kind"),
+        (lambda: CIMArray(1e6, 0, 1e12, 0.5), ValueError, "cim.bits"),
+        (lambda: OperatingPoint("p", 0, 1e9), ValueError, "p.voltage_v"),
+        (lambda: Chip.from_datasheet("z", memory_bandwidth_gbs=0, memory_gb=1, peak_tops=1),
+         ValueError, "memory_bandwidth_gbs"),
+    ],
+)
+def test_part_validation(build, exc, words):
+    with pytest.raises(exc, match=words):
+        build()
+
+
+def test_compute_format_fallback():
+    pi = hm.chips.get("raspberry-pi-5")
+    assert pi.compute_format("int4") == "int8" and pi.compute_format("bf16") == "fp16"
+    only32 = _chip()
+    assert only32.compute_format("int8") == "fp32"
+    assert only32.ops_per_s("int4") == 1e12 * only32.utilisation
+
+
+def test_dvfs_scaling():
+    chip = hm.chips.get("jetson-orin-nano-super")
+    low = chip.at("15w")
+    fr, vr = 0.612 / 1.02, 0.70 / 0.85
+    assert low.peak_ops["int8"] == pytest.approx(chip.peak_ops["int8"] * fr)
+    assert low.energy_pj_per_op["fp16"] == pytest.approx(chip.energy_pj_per_op["fp16"] * vr**2)
+    assert low.static_power_w == pytest.approx(chip.static_power_w * vr)
+    assert low.overhead_s == pytest.approx(chip.overhead_s / fr)
+    assert low.memory[0].bandwidth_bytes_per_s == pytest.approx(
+        chip.memory[0].bandwidth_bytes_per_s * fr)
+    assert low.main_memory == chip.main_memory  # DRAM keeps its own clock
+    assert chip.at(None) is chip and chip.at(-1).name.endswith("@maxn")
+    with pytest.raises(ValueError, match="unknown dvfs point"):
+        chip.at("turbo")
+    with pytest.raises(ValueError, match="has no DVFS"):
+        hm.chips.get("nvidia-h100-sxm").at("low")
+
+
+def test_with_sram():
+    pi = hm.chips.get("raspberry-pi-5")
+    big = pi.with_sram(64)
+    assert big.memory[0].capacity_bytes == 64 * MiB
+    assert big.memory[0].energy_pj_per_byte == pytest.approx(energy.sram_pj_per_byte(64 * MiB, 16))
+    assert len(pi.with_sram(0).memory) == 1
+    added = pi.with_sram(0).with_sram(2)
+    assert added.memory[0].kind == "scratchpad"
+    assert "raspberry-pi-5" in str(pi) and "GB/s" in str(pi)
