@@ -105,7 +105,7 @@ def simulate(
     context_len = check_int("context_len", context_len, 0)
     prompt_len = check_int("prompt_len", prompt_len, 1)
     batch = check_int("batch", batch, 1)
-    if cim not in (None, True, False):
+    if cim is not None and not isinstance(cim, bool):
         raise TypeError(f"cim must be None, True or False, got {cim!r}")
     if cim and chip.cim is None:
         raise ValueError(f"cim=True but {chip.name} has no compute-in-memory arrays")
@@ -257,5 +257,5 @@ def _layer_rows(arch: Arch, op: dict, tokens: float) -> list[dict]:
             row["bytes"] += float(op["bytes"][0, i] / per)
             row["time_s"] += float(op["time"][0, i] / per)
             row["energy_j"] += float(op["energy"][0, i] / per)
-    order = ["embed", *range(arch.n_layer), "lm_head"]
+    order = ["embed", *range(arch.n_layer), "final_norm", "lm_head"]
     return [acc[key] for key in order if key in acc]

@@ -88,7 +88,7 @@ def sweep(
     batch = check_int("batch", batch, 1)
     chunk = check_int("chunk", chunk, 1)
     kv_fmt, act_fmt = formats.get(kv_format, "kv"), formats.get(act_format, "activation")
-    if cim not in (None, True, False):
+    if cim is not None and not isinstance(cim, bool):
         raise TypeError(f"cim must be None, True or False, got {cim!r}")
 
     values, flags, sc = arch_arrays(archs)

@@ -149,7 +149,7 @@ def ops(arch: Arch) -> Ops:
         arch: the architecture.
 
     Returns:
-        Ops: the embedding lookup, each group of identical layers, then the final norm + LM head.
+        Ops: the embedding lookup, each group of identical layers, the final norm, the LM head.
     """
     if not isinstance(arch, Arch):
         raise TypeError(f"arch must be an Arch, got {type(arch).__name__}")
@@ -163,10 +163,11 @@ def ops(arch: Arch) -> Ops:
         for r in _layer_ops(arch, mixer):
             rows.append(dict(r, count=len(layer_ids)))
             meta.append((f"{mixer}+{arch.mlp}", tuple(layer_ids)))
+    rows.append(dict(name="final_norm", w_elems=d, act=2 * d, dispatches=1))
     rows.append(
-        dict(name="lm_head", w_elems=v * d + d, w_macs=v * d, act=d + v, dispatches=2, cim_ok=True)
+        dict(name="lm_head", w_elems=v * d, w_macs=v * d, act=d + v, dispatches=1, cim_ok=True)
     )
-    meta.append(("model", ()))
+    meta += [("model", ()), ("model", ())]
     defaults = dict(cap=NO_CAP, count=1)
     values = {f: np.array([r.get(f, defaults.get(f, 0)) for r in rows], float) for f in FIELDS}
     flags = {f: np.array([bool(r.get(f, False)) for r in rows]) for f in FLAGS}
