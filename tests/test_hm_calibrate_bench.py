@@ -25,8 +25,7 @@ def test_host_chip_is_built_from_the_measurements():
 
 
 def test_measure_decode_runs_and_refuses_what_it_cannot_build():
-    small = Arch("small", n_layer=2, d_model=128, n_head=4, n_kv_head=4, d_ff=256,
-                 vocab_size=1000)
+    small = Arch("small", n_layer=2, d_model=128, n_head=4, n_kv_head=4, d_ff=256, vocab_size=1000)
     assert calibrate.measure_decode(small, n_tokens=2) > 0
     with pytest.raises(ValueError, match="attention \\+ dense-MLP"):
         calibrate.measure_decode(hm.models.get("mamba-130m"))
@@ -36,8 +35,13 @@ def test_measure_decode_runs_and_refuses_what_it_cannot_build():
 
 def test_bench_figures():
     figures = hm.bench.run(quick=True)
-    for key in ("sweep_points_per_s", "simulate_calls_per_s", "simulate_ms",
-                "simulate_no_fit_ms", "calibrate_host_s"):
+    for key in (
+        "sweep_points_per_s",
+        "simulate_calls_per_s",
+        "simulate_ms",
+        "simulate_no_fit_ms",
+        "calibrate_host_s",
+    ):
         assert figures[key] > 0, key
 
 

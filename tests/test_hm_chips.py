@@ -4,14 +4,21 @@ import pytest
 
 import hardware_model as hm
 from hardware_model import energy
-from hardware_model.chip import GiB, MiB, CIMArray, Chip, MemoryLevel, OperatingPoint
+from hardware_model.chip import Chip, CIMArray, GiB, MemoryLevel, MiB, OperatingPoint
 
 
 def test_presets_cover_the_required_classes():
     names = hm.chips.names()
     assert len(names) >= 7
-    for required in ("mcu-ethos-u55", "mythic-m1076", "raspberry-pi-5", "jetson-orin-nano",
-                     "apple-a17-pro", "apple-m2-pro", "nvidia-h100-sxm"):
+    for required in (
+        "mcu-ethos-u55",
+        "mythic-m1076",
+        "raspberry-pi-5",
+        "jetson-orin-nano",
+        "apple-a17-pro",
+        "apple-m2-pro",
+        "nvidia-h100-sxm",
+    ):
         assert required in names
     for n in names:
         chip = hm.chips.get(n)
@@ -37,10 +44,17 @@ def test_datasheet_arithmetic_of_presets():
 
 
 def test_from_datasheet_defaults():
-    c = Chip.from_datasheet("x", memory_bandwidth_gbs=100, memory_gb=16, peak_tops=40,
-                            sram_mb=8, process_nm=5, memory_type="lpddr5x", tdp_w=10)
-    assert c.peak_ops == pytest.approx({"int8": 40e12, "fp16": 20e12, "bf16": 20e12,
-                                        "fp32": 10e12})
+    c = Chip.from_datasheet(
+        "x",
+        memory_bandwidth_gbs=100,
+        memory_gb=16,
+        peak_tops=40,
+        sram_mb=8,
+        process_nm=5,
+        memory_type="lpddr5x",
+        tdp_w=10,
+    )
+    assert c.peak_ops == pytest.approx({"int8": 40e12, "fp16": 20e12, "bf16": 20e12, "fp32": 10e12})
     sram, dram = c.memory
     assert dram.capacity_bytes == 16 * GiB and dram.bandwidth_bytes_per_s == 0.7 * 100e9
     assert dram.energy_pj_per_byte == pytest.approx(energy.DRAM_PJ_PER_BIT["lpddr5x"] * 8)
@@ -48,14 +62,16 @@ def test_from_datasheet_defaults():
     assert sram.energy_pj_per_byte == pytest.approx(energy.sram_pj_per_byte(8 * MiB, 5))
     assert c.static_power_w == pytest.approx(2.0) and c.sleep_power_w == pytest.approx(0.02)
     assert c.energy_pj_per_op["int8"] == pytest.approx(energy.op_pj("int8", 5) * 2.0)
-    no_sram = Chip.from_datasheet("y", memory_bandwidth_gbs=10, memory_gb=1, peak_tops=1,
-                                  sram_mb=0, kind="cpu")
+    no_sram = Chip.from_datasheet(
+        "y", memory_bandwidth_gbs=10, memory_gb=1, peak_tops=1, sram_mb=0, kind="cpu"
+    )
     assert len(no_sram.memory) == 1 and no_sram.overhead_s == 1e-6
 
 
 def _chip(**change):
-    args = dict(name="c", peak_ops={"fp32": 1e12},
-                memory=(MemoryLevel("dram", GiB, 1e10, 100.0, "main"),))
+    args = dict(
+        name="c", peak_ops={"fp32": 1e12}, memory=(MemoryLevel("dram", GiB, 1e10, 100.0, "main"),)
+    )
     return Chip(**{**args, **change})
 
 
@@ -88,8 +104,11 @@ def test_chip_validation(change, exc, words):
         (lambda: MemoryLevel("l", 1, 1e9, 1.0, "ram"), ValueError, "l.kind"),
         (lambda: CIMArray(1e6, 0, 1e12, 0.5), ValueError, "cim.bits"),
         (lambda: OperatingPoint("p", 0, 1e9), ValueError, "p.voltage_v"),
-        (lambda: Chip.from_datasheet("z", memory_bandwidth_gbs=0, memory_gb=1, peak_tops=1),
-         ValueError, "memory_bandwidth_gbs"),
+        (
+            lambda: Chip.from_datasheet("z", memory_bandwidth_gbs=0, memory_gb=1, peak_tops=1),
+            ValueError,
+            "memory_bandwidth_gbs",
+        ),
     ],
 )
 def test_part_validation(build, exc, words):
@@ -114,7 +133,8 @@ def test_dvfs_scaling():
     assert low.static_power_w == pytest.approx(chip.static_power_w * vr)
     assert low.overhead_s == pytest.approx(chip.overhead_s / fr)
     assert low.memory[0].bandwidth_bytes_per_s == pytest.approx(
-        chip.memory[0].bandwidth_bytes_per_s * fr)
+        chip.memory[0].bandwidth_bytes_per_s * fr
+    )
     assert low.main_memory == chip.main_memory  # DRAM keeps its own clock
     assert chip.at(None) is chip and chip.at(-1).name.endswith("@maxn")
     with pytest.raises(ValueError, match="unknown dvfs point"):

@@ -10,20 +10,30 @@ from hardware_model.workload import decode_flops_per_token
 
 
 def test_hardware_model_imports_neither_torch_nor_slmlab():
-    code = ("import sys, hardware_model as hm; hm.simulate('smollm2-135m', 'raspberry-pi-5'); "
-            "hm.sweep('smollm2-135m', 'raspberry-pi-5'); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'slmlab')]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, hardware_model as hm; hm.simulate('smollm2-135m', 'raspberry-pi-5'); "
+        "hm.sweep('smollm2-135m', 'raspberry-pi-5'); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'slmlab')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_flops_and_params_match_slmlab():
     model = pytest.importorskip("slmlab.model")
     configs = [
-        model.ModelConfig(vocab_size=96, n_layer=2, n_head=4, n_kv_head=2, d_model=64,
-                          max_seq_len=64),
-        model.ModelConfig(vocab_size=300, n_layer=3, n_head=6, d_model=96, d_ff=200,
-                          max_seq_len=128, tie_embeddings=False),
+        model.ModelConfig(
+            vocab_size=96, n_layer=2, n_head=4, n_kv_head=2, d_model=64, max_seq_len=64
+        ),
+        model.ModelConfig(
+            vocab_size=300,
+            n_layer=3,
+            n_head=6,
+            d_model=96,
+            d_ff=200,
+            max_seq_len=128,
+            tie_embeddings=False,
+        ),
     ]
     for cfg in configs:
         arch = Arch.from_slm(cfg)

@@ -108,20 +108,34 @@ def test_arch_validation(change, exc, words):
 
 
 def test_from_slm_reads_attributes_duck_typed():
-    cfg = SimpleNamespace(vocab_size=100, n_layer=2, n_head=4, n_kv_head=2, d_model=64,
-                          d_ff=128, max_seq_len=256, tie_embeddings=True)
+    cfg = SimpleNamespace(
+        vocab_size=100,
+        n_layer=2,
+        n_head=4,
+        n_kv_head=2,
+        d_model=64,
+        d_ff=128,
+        max_seq_len=256,
+        tie_embeddings=True,
+    )
     a = Arch.from_slm(cfg)
     assert a == Arch(**BASE, max_seq_len=256, source="slmlab ModelConfig").replace(
-        name="slmlab-model")
+        name="slmlab-model"
+    )
     model = SimpleNamespace(config=cfg)
     assert Arch.from_slm(model, name="m").num_params() == a.num_params()
-    moe = SimpleNamespace(**{**vars(cfg), "n_kv_head": None}, mlp="moe", n_experts=4, top_k=2,
-                          mixer=["attention", "sliding_window"], window=16)
+    moe = SimpleNamespace(
+        **{**vars(cfg), "n_kv_head": None},
+        mlp="moe",
+        n_experts=4,
+        top_k=2,
+        mixer=["attention", "sliding_window"],
+        window=16,
+    )
     b = Arch.from_slm(moe)
     assert (b.n_experts, b.top_k, b.n_kv_head, b.layer_mixers[1]) == (4, 2, 4, "sliding_window")
     with pytest.raises(TypeError, match="lacks .*d_ff"):
-        Arch.from_slm(SimpleNamespace(vocab_size=1, n_layer=1, n_head=1, d_model=8,
-                                      max_seq_len=8))
+        Arch.from_slm(SimpleNamespace(vocab_size=1, n_layer=1, n_head=1, d_model=8, max_seq_len=8))
     with pytest.raises(TypeError, match="from_slm needs"):
         Arch.from_slm(object())
 

@@ -15,8 +15,14 @@ def test_battery_life_by_hand():
 
 def test_duty_cycle_formula():
     r = hm.simulate("smollm2-135m", "jetson-orin-nano", weight_format="q4_0", context_len=256)
-    d = hm.power.duty_cycle(r, requests_per_hour=12, tokens_per_request=50, sleep_power_w=0.2,
-                            battery_mah=5000, battery_v=3.7)
+    d = hm.power.duty_cycle(
+        r,
+        requests_per_hour=12,
+        tokens_per_request=50,
+        sleep_power_w=0.2,
+        battery_mah=5000,
+        battery_v=3.7,
+    )
     active_s = 12 * 50 * r.latency_s
     energy_per_hour = 12 * 50 * r.energy_per_token_j + 0.2 * (3600 - active_s)
     assert d.avg_power_w == pytest.approx(energy_per_hour / 3600)
@@ -30,11 +36,13 @@ def test_duty_cycle_formula():
 
 def test_duty_cycle_adds_the_prompt():
     dec = hm.simulate("smollm2-135m", "raspberry-pi-5", weight_format="q8_0")
-    pre = hm.simulate("smollm2-135m", "raspberry-pi-5", weight_format="q8_0", phase="prefill",
-                      prompt_len=200)
+    pre = hm.simulate(
+        "smollm2-135m", "raspberry-pi-5", weight_format="q8_0", phase="prefill", prompt_len=200
+    )
     d = hm.power.duty_cycle(dec, requests_per_hour=1, tokens_per_request=10, prefill=pre)
-    assert d.energy_per_request_j == pytest.approx(10 * dec.energy_per_token_j
-                                                   + 200 * pre.energy_per_token_j)
+    assert d.energy_per_request_j == pytest.approx(
+        10 * dec.energy_per_token_j + 200 * pre.energy_per_token_j
+    )
     assert d.active_s_per_request == pytest.approx(10 * dec.latency_s + pre.latency_s)
 
 

@@ -8,17 +8,27 @@ from hypothesis import strategies as st
 
 import hardware_model as hm
 from hardware_model.arch import Arch
-from hardware_model.chip import GiB, CIMArray, Chip, MemoryLevel
+from hardware_model.chip import Chip, GiB, MemoryLevel
 
 TINY = Arch("tiny", n_layer=2, d_model=64, n_head=4, n_kv_head=2, d_ff=128, vocab_size=100)
 
 
 def test_the_new_user_example_reads_at_a_glance():
-    r = hm.simulate(hm.models.get("llama-3.2-1b"), hm.chips.get("raspberry-pi-5"),
-                    weight_format="q4_0")
+    r = hm.simulate(
+        hm.models.get("llama-3.2-1b"), hm.chips.get("raspberry-pi-5"), weight_format="q4_0"
+    )
     text = str(r)
-    for words in ("llama-3.2-1b on raspberry-pi-5", "q4_0", "tokens/s", "memory-bound",
-                  "per token", "where the energy goes", "lpddr4x", "static", "fits"):
+    for words in (
+        "llama-3.2-1b on raspberry-pi-5",
+        "q4_0",
+        "tokens/s",
+        "memory-bound",
+        "per token",
+        "where the energy goes",
+        "lpddr4x",
+        "static",
+        "fits",
+    ):
         assert words in text
     assert len(text.splitlines()) <= 16
     assert "<table>" in r._repr_html_()
@@ -35,23 +45,33 @@ def test_energy_adds_up_and_static_is_power_times_time():
         # Each memory level's energy is its bytes times its pJ per byte.
         for level in chip.memory:
             assert r.energy_breakdown_j[level.name] == pytest.approx(
-                r.bytes_moved[level.name] * level.energy_pj_per_byte * 1e-12)
+                r.bytes_moved[level.name] * level.energy_pj_per_byte * 1e-12
+            )
         # Layers and operators add up to the whole.
         assert sum(row["time_s"] for row in r.layers) == pytest.approx(r.latency_s)
         assert sum(row["flops"] * row["count"] for row in r.ops) == pytest.approx(r.flops)
 
 
 def test_compute_bound_time_is_flops_over_throughput():
-    chip = Chip("slow", peak_ops={"fp16": 1e9}, utilisation=0.5, overhead_s=0.0,
-                memory=(MemoryLevel("dram", GiB, 1e30, 0.0, "main"),))
+    chip = Chip(
+        "slow",
+        peak_ops={"fp16": 1e9},
+        utilisation=0.5,
+        overhead_s=0.0,
+        memory=(MemoryLevel("dram", GiB, 1e30, 0.0, "main"),),
+    )
     r = hm.simulate(TINY, chip, context_len=10)
     assert r.bound == "compute"
     assert r.latency_s == pytest.approx(r.flops / 0.5e9)
 
 
 def test_overhead_bound_time_counts_dispatches():
-    chip = Chip("launchy", peak_ops={"fp16": 1e30}, overhead_s=1e-3,
-                memory=(MemoryLevel("dram", GiB, 1e30, 0.0, "main"),))
+    chip = Chip(
+        "launchy",
+        peak_ops={"fp16": 1e30},
+        overhead_s=1e-3,
+        memory=(MemoryLevel("dram", GiB, 1e30, 0.0, "main"),),
+    )
     r = hm.simulate(TINY, chip)
     # Dispatches per layer: norms 4, qkv 5, attention 3, o 1, MLP up 3, down 1 = 17;
     # embedding, final norm and head 1 each: 2 * 17 + 3 = 37 kernels of 1 ms.
@@ -72,41 +92,49 @@ def test_suggested_format_is_the_widest_that_fits():
     assert not r.fits and r.suggestion.startswith("use ")
     suggested = r.suggestion.split()[1]
     assert hm.simulate("llama-3.1-8b", "jetson-orin-nano", weight_format=suggested).fits
-    widths = [n for n in hm.formats.names("weight")
-              if hm.formats.get(suggested).bits < hm.formats.get(n).bits < 16]
+    widths = [
+        n
+        for n in hm.formats.names("weight")
+        if hm.formats.get(suggested).bits < hm.formats.get(n).bits < 16
+    ]
     for wider in widths:  # nothing between the suggestion and fp16 fits
         assert not hm.simulate("llama-3.1-8b", "jetson-orin-nano", weight_format=wider).fits
 
 
 def test_suggested_context_is_the_longest_that_fits():
-    r = hm.simulate("llama-3.2-1b", "jetson-orin-nano", weight_format="q4_0",
-                    context_len=10**6)
+    r = hm.simulate("llama-3.2-1b", "jetson-orin-nano", weight_format="q4_0", context_len=10**6)
     assert not r.fits and r.suggestion.startswith("shorten the context to ")
     n = int(r.suggestion.split()[4])
     ok = hm.simulate("llama-3.2-1b", "jetson-orin-nano", weight_format="q4_0", context_len=n)
-    too_long = hm.simulate("llama-3.2-1b", "jetson-orin-nano", weight_format="q4_0",
-                           context_len=n + 1)
+    too_long = hm.simulate(
+        "llama-3.2-1b", "jetson-orin-nano", weight_format="q4_0", context_len=n + 1
+    )
     assert ok.fits and not too_long.fits
 
 
 def test_suggested_model_is_the_largest_preset_that_fits():
     tight = hm.chips.get("jetson-orin-nano").replace(
-        memory=(dataclasses.replace(hm.chips.get("jetson-orin-nano").main_memory,
-                                    capacity_bytes=1 * GiB),))
+        memory=(
+            dataclasses.replace(
+                hm.chips.get("jetson-orin-nano").main_memory, capacity_bytes=1 * GiB
+            ),
+        )
+    )
     r = hm.simulate("phi-4", tight, weight_format="q4_0", context_len=0)
     assert r.suggestion.startswith("pick a smaller model: ")
     name = r.suggestion.split()[4]
     assert hm.simulate(name, tight, weight_format="q4_0", context_len=0).fits
-    bigger = [n for n in hm.models.names()
-              if hm.models.get(n).num_params() > hm.models.get(name).num_params()]
-    assert not any(hm.simulate(n, tight, weight_format="q4_0", context_len=0).fits
-                   for n in bigger)
+    bigger = [
+        n
+        for n in hm.models.names()
+        if hm.models.get(n).num_params() > hm.models.get(name).num_params()
+    ]
+    assert not any(hm.simulate(n, tight, weight_format="q4_0", context_len=0).fits for n in bigger)
 
 
 def test_compute_in_memory_moves_no_weights():
     chip = hm.chips.get("mythic-m1076")
-    small = Arch("small", n_layer=4, d_model=512, n_head=8, n_kv_head=8, d_ff=1536,
-                 vocab_size=8000)
+    small = Arch("small", n_layer=4, d_model=512, n_head=8, n_kv_head=8, d_ff=1536, vocab_size=8000)
     on = hm.simulate(small, chip, weight_format="int8", context_len=64)
     off = hm.simulate(small, chip, weight_format="int8", context_len=64, cim=False)
     # Only the embedding row (512 int8 values) and norm weights still come from memory.
@@ -153,14 +181,21 @@ CHIPS = ["raspberry-pi-5", "jetson-orin-nano", "apple-m2-pro", "mcu-ethos-u55", 
 
 
 @settings(max_examples=40, deadline=None)
-@given(arch=st.sampled_from(["smollm2-135m", "mamba-130m", "qwen2.5-0.5b", "gemma-2-2b"]),
-       chip=st.sampled_from(CHIPS), factor=st.floats(1.0, 100.0),
-       ctx=st.integers(0, 20000), fmt=st.sampled_from(["fp16", "int8", "q4_0", "int4-g64"]))
+@given(
+    arch=st.sampled_from(["smollm2-135m", "mamba-130m", "qwen2.5-0.5b", "gemma-2-2b"]),
+    chip=st.sampled_from(CHIPS),
+    factor=st.floats(1.0, 100.0),
+    ctx=st.integers(0, 20000),
+    fmt=st.sampled_from(["fp16", "int8", "q4_0", "int4-g64"]),
+)
 def test_more_bandwidth_is_never_slower(arch, chip, factor, ctx, fmt):
     c = hm.chips.get(chip)
-    faster = c.replace(memory=tuple(
-        dataclasses.replace(m, bandwidth_bytes_per_s=m.bandwidth_bytes_per_s * factor)
-        for m in c.memory))
+    faster = c.replace(
+        memory=tuple(
+            dataclasses.replace(m, bandwidth_bytes_per_s=m.bandwidth_bytes_per_s * factor)
+            for m in c.memory
+        )
+    )
     a = hm.simulate(arch, c, weight_format=fmt, context_len=ctx)
     b = hm.simulate(arch, faster, weight_format=fmt, context_len=ctx)
     assert b.fits == a.fits
@@ -169,9 +204,11 @@ def test_more_bandwidth_is_never_slower(arch, chip, factor, ctx, fmt):
 
 
 @settings(max_examples=40, deadline=None)
-@given(arch=st.sampled_from(["smollm2-360m", "olmoe-1b-7b", "mamba-370m", "mistral-7b"]),
-       fmts=st.lists(st.sampled_from(hm.formats.names("weight")), min_size=2, max_size=2),
-       ctx=st.integers(0, 5000))
+@given(
+    arch=st.sampled_from(["smollm2-360m", "olmoe-1b-7b", "mamba-370m", "mistral-7b"]),
+    fmts=st.lists(st.sampled_from(hm.formats.names("weight")), min_size=2, max_size=2),
+    ctx=st.integers(0, 5000),
+)
 def test_fewer_weight_bits_never_more_bytes(arch, fmts, ctx):
     narrow, wide = sorted(fmts, key=lambda f: hm.formats.get(f).bits)
     a = hm.simulate(arch, "nvidia-h100-sxm", weight_format=narrow, context_len=ctx)
@@ -181,9 +218,11 @@ def test_fewer_weight_bits_never_more_bytes(arch, fmts, ctx):
 
 
 @settings(max_examples=40, deadline=None)
-@given(arch=st.sampled_from(["smollm2-135m", "gemma-2-2b", "mistral-7b", "mamba-130m"]),
-       ctxs=st.lists(st.integers(0, 100000), min_size=2, max_size=2),
-       phase=st.sampled_from(["decode", "prefill"]))
+@given(
+    arch=st.sampled_from(["smollm2-135m", "gemma-2-2b", "mistral-7b", "mamba-130m"]),
+    ctxs=st.lists(st.integers(0, 100000), min_size=2, max_size=2),
+    phase=st.sampled_from(["decode", "prefill"]),
+)
 def test_longer_context_never_fewer_kv_bytes(arch, ctxs, phase):
     short, long = sorted(ctxs)
     kw = dict(phase=phase)

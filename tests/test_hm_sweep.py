@@ -16,8 +16,14 @@ def test_sweep_equals_simulate_at_every_point(phase):
     t = hm.sweep(ARCHS, CHIPS, FMTS, CTXS, phase=phase, prompt_len=700)
     assert t.n_rows == len(ARCHS) * len(CHIPS) * len(FMTS) * len(CTXS)
     for row in t.rows():
-        r = hm.simulate(row["arch"], row["chip"], weight_format=row["weight_format"],
-                        context_len=row["context_len"], phase=phase, prompt_len=700)
+        r = hm.simulate(
+            row["arch"],
+            row["chip"],
+            weight_format=row["weight_format"],
+            context_len=row["context_len"],
+            phase=phase,
+            prompt_len=700,
+        )
         assert row["fits"] == r.fits
         assert row["memory_needed_gb"] == pytest.approx(r.memory_needed["total"] / 2**30)
         if r.fits:
@@ -33,8 +39,9 @@ def test_sweep_equals_simulate_at_every_point(phase):
 def test_table_is_ready_for_plotly():
     go = pytest.importorskip("plotly.graph_objects")
     t = hm.sweep("llama-3.2-1b", hm.chips.names(), hm.formats.names("weight"), 1024)
-    fig = go.Figure(go.Scatter(x=t["weights_gb"], y=t["tokens_per_s"], mode="markers",
-                               text=t["chip"]))
+    fig = go.Figure(
+        go.Scatter(x=t["weights_gb"], y=t["tokens_per_s"], mode="markers", text=t["chip"])
+    )
     assert len(fig.data[0].x) == t.n_rows
     fits = t.where(t["fits"])
     assert fits.n_rows == int(t["fits"].sum()) and fits["fits"].all()

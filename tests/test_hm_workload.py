@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import hardware_model as hm
 from hardware_model.arch import Arch
-from hardware_model.chip import GiB, Chip, MemoryLevel
+from hardware_model.chip import Chip, GiB, MemoryLevel
 from hardware_model.engine import _attended_sum, _kv_reads_tiled
 from hardware_model.workload import decode_flops_per_token, kv_cache_bytes, ops
 
@@ -18,9 +18,14 @@ TINY = Arch("tiny", n_layer=2, d_model=64, n_head=4, n_kv_head=2, d_ff=128, voca
 # Per layer: q 64*64 + k,v 2*64*32 + o 64*64 + MLP 3*64*128 = 36864 matmul weights.
 LAYER_MM = 64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 128
 # A chip that only has main memory, enormous compute and no dispatch cost: pure memory time.
-MEM_ONLY = Chip("mem-only", peak_ops={"fp32": 1e30, "fp16": 1e30, "int8": 1e30},
-                memory=(MemoryLevel("dram", 64 * GiB, 1e9, 10.0, "main"),),
-                utilisation=1.0, overhead_s=0.0, static_power_w=0.0)
+MEM_ONLY = Chip(
+    "mem-only",
+    peak_ops={"fp32": 1e30, "fp16": 1e30, "int8": 1e30},
+    memory=(MemoryLevel("dram", 64 * GiB, 1e9, 10.0, "main"),),
+    utilisation=1.0,
+    overhead_s=0.0,
+    static_power_w=0.0,
+)
 
 
 def test_decode_flops_hand_formula():
@@ -42,8 +47,17 @@ def test_window_linear_moe_and_ssm_flops():
     # MLP part per layer: router 64*4 + 2 experts * 3*64*128 (instead of one dense MLP).
     moe_layer = LAYER_MM - 3 * 64 * 128 + 64 * 4 + 2 * 3 * 64 * 128
     assert decode_flops_per_token(moe, 0) == 2 * (2 * moe_layer + 6400)
-    ssm = Arch("s", n_layer=1, d_model=32, n_head=1, n_kv_head=1, d_ff=0, vocab_size=10,
-               mlp="none", mixer="ssm")
+    ssm = Arch(
+        "s",
+        n_layer=1,
+        d_model=32,
+        n_head=1,
+        n_kv_head=1,
+        d_ff=0,
+        vocab_size=10,
+        mlp="none",
+        mixer="ssm",
+    )
     # d_inner 64, d_state 16, dt_rank 2: in 32*128, x 64*(2+32), dt 2*64, out 64*32, head 320.
     mm = 32 * 128 + 64 * 34 + 2 * 64 + 64 * 32 + 320
     assert decode_flops_per_token(ssm, 123) == 2 * mm
@@ -111,8 +125,11 @@ def test_operator_table_shape():
 
 
 @settings(max_examples=60, deadline=None)
-@given(p=st.integers(1, 300), cap=st.one_of(st.integers(1, 300), st.just(None)),
-       tile=st.integers(1, 64))
+@given(
+    p=st.integers(1, 300),
+    cap=st.one_of(st.integers(1, 300), st.just(None)),
+    tile=st.integers(1, 64),
+)
 def test_prefill_sums_match_brute_force(p, cap, tile):
     c = 1e18 if cap is None else cap
     attended = sum(min(i, c) for i in range(1, p + 1))
@@ -124,15 +141,23 @@ def test_prefill_sums_match_brute_force(p, cap, tile):
 def test_prefill_reads_weights_once_per_tile():
     # Activations per token in flight: 2*64 + 2*128 (gated MLP) + 4*16 + 100 = 548 elements;
     # a 10-token tile in fp16 needs 10960 bytes of scratchpad.
-    chip = Chip("tile", peak_ops={"fp16": 1e30}, utilisation=1.0, overhead_s=0.0,
-                memory=(MemoryLevel("sram", 10960, 1e30, 0.0, "scratchpad"),
-                        MemoryLevel("dram", GiB, 1e9, 10.0, "main")))
+    chip = Chip(
+        "tile",
+        peak_ops={"fp16": 1e30},
+        utilisation=1.0,
+        overhead_s=0.0,
+        memory=(
+            MemoryLevel("sram", 10960, 1e30, 0.0, "scratchpad"),
+            MemoryLevel("dram", GiB, 1e9, 10.0, "main"),
+        ),
+    )
     r = hm.simulate(TINY, chip, phase="prefill", prompt_len=25)
     passes = math.ceil(25 / 10)
     weights = 2 * (LAYER_MM + 128) + 64 + 6400  # all but the embedding rows, per pass
     expected = (passes * weights + 25 * 64) * 2 / 25  # + one embedding row per token
     assert r.bytes_by_class["weights"] == pytest.approx(expected)
     attended = 25 * 26 / 2  # causal: token i attends to i positions
-    assert r.flops == pytest.approx(2 * TINY.matmul_weights_per_token()
-                                    + 2 * 4 * 4 * 16 * attended / 25)
+    assert r.flops == pytest.approx(
+        2 * TINY.matmul_weights_per_token() + 2 * 4 * 4 * 16 * attended / 25
+    )
     assert r.tokens_per_s == pytest.approx(25 / r.latency_s)
