@@ -24,6 +24,7 @@ Glossary
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -209,10 +210,7 @@ class Arch:
 
     def num_params(self) -> int:
         """Parameters stored, counting tied embeddings once and shared blocks once."""
-        blocks = self.n_unique_blocks or self.n_layer
-        layers = sum(self.layer_params(i) for i in range(blocks))
-        head = 0 if self.tie_embeddings else self.embedding_params()
-        return self.embedding_params() + head + layers + self.d_model  # + final norm
+        return _num_params(self)
 
     def active_params(self) -> int:
         """Parameters one token touches (MoE: only the top_k experts), embeddings counted once."""
@@ -290,6 +288,15 @@ class Arch:
             max_seq_len=cfg.max_seq_len,
             source="slmlab ModelConfig",
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _num_params(a: Arch) -> int:
+    # Cached: the fit search asks every preset's size many times per simulate() call.
+    blocks = a.n_unique_blocks or a.n_layer
+    layers = sum(a.layer_params(i) for i in range(blocks))
+    head = 0 if a.tie_embeddings else a.embedding_params()
+    return a.embedding_params() + head + layers + a.d_model  # + final norm
 
 
 def _positive_int(name: str, value) -> None:

@@ -211,21 +211,29 @@ def weight_bytes(arch: Arch, bits_per_weight: float) -> float:
     return arch.num_params() * bits_per_weight / 8
 
 
+@functools.lru_cache(maxsize=256)
+def _memory_profile(arch: Arch) -> tuple[float, float, float]:
+    """(KV elements per position in full-attention layers, in windowed layers, state elements)."""
+    full = windowed = 0.0
+    for i, m in enumerate(arch.layer_mixers):
+        if m in ("sliding_window", "block_sparse"):
+            windowed += arch.kv_elements_per_token(i)
+        else:
+            full += arch.kv_elements_per_token(i)
+    return full, windowed, float(sum(arch.state_elements(i) for i in range(arch.n_layer)))
+
+
 def kv_cache_bytes(arch: Arch, context_len, bytes_per_element: float, batch: int = 1):
     """Bytes of KV cache for `batch` sequences of `context_len` positions (windows cap layers)."""
+    full, windowed, _ = _memory_profile(arch)
     ctx = np.asarray(context_len, float)
-    total = 0.0
-    for i, m in enumerate(arch.layer_mixers):
-        kv = arch.kv_elements_per_token(i)
-        if kv:
-            cap = arch.window if m in ("sliding_window", "block_sparse") else NO_CAP
-            total = total + kv * np.minimum(ctx, cap)
-    return total * bytes_per_element * batch
+    window = arch.window or 0
+    return (full * ctx + windowed * np.minimum(ctx, window)) * bytes_per_element * batch
 
 
 def state_bytes(arch: Arch, bytes_per_element: float, batch: int = 1) -> float:
     """Bytes of recurrent state (SSM, linear attention) for `batch` sequences."""
-    return sum(arch.state_elements(i) for i in range(arch.n_layer)) * bytes_per_element * batch
+    return _memory_profile(arch)[2] * bytes_per_element * batch
 
 
 def activation_bytes(arch: Arch, tokens, bytes_per_element: float):
