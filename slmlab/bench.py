@@ -1,0 +1,158 @@
+"""``python -m slmlab.bench``: the speed figures that matter, at fixed shapes.
+
+    training   tokens/s of forward + backward + AdamW step on random tokens, at
+               (a) 4 layers, 4 heads, d_model 128, seq 64, batch 12, vocab 65
+               (b) 6 layers, 6 heads, d_model 384, seq 256, batch 8, vocab 65
+               plain multi-head attention, SwiGLU hidden = 8/3·d_model, no biases
+    decode     greedy tokens/s with and without the KV cache at three Llama shapes
+               (d_model/layers/heads/SwiGLU hidden: 288/6/6/768, 512/8/8/1376,
+               768/12/12/2048; vocab 32000; 256 new tokens from a 3-token prompt; batch 1;
+               random weights)
+    hardware   design points per second of hardware_model's sweep, and simulate() calls/s
+
+Each figure is the median of several timed repetitions after a warm-up; the spread is shown.
+``--json PATH`` also writes everything to a file; ``--quick`` shrinks every run (a smoke test).
+Speed is measured here, never asserted in tests: it depends on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+
+from .model import SLM, ModelConfig
+
+TRAIN_SHAPES = {
+    "a": dict(n_layer=4, n_head=4, d_model=128, seq_len=64, batch=12),
+    "b": dict(n_layer=6, n_head=6, d_model=384, seq_len=256, batch=8),
+}
+DECODE_SHAPES = {
+    "288/6/6": dict(d_model=288, n_layer=6, n_head=6, d_ff=768),
+    "512/8/8": dict(d_model=512, n_layer=8, n_head=8, d_ff=1376),
+    "768/12/12": dict(d_model=768, n_layer=12, n_head=12, d_ff=2048),
+}
+
+
+def _timed(fn, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _summary(work: float, times: list[float]) -> dict:
+    rates = sorted(work / t for t in times)
+    return {"median": statistics.median(rates), "min": rates[0], "max": rates[-1],
+            "repeats": len(rates)}
+
+
+def bench_training(shape: str, *, steps: int = 10, repeats: int = 3) -> dict:
+    """Training tokens/s at one of TRAIN_SHAPES (fwd + bwd + AdamW, random tokens)."""
+    s = TRAIN_SHAPES[shape]
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=65, n_layer=s["n_layer"], n_head=s["n_head"],
+                         d_model=s["d_model"], max_seq_len=s["seq_len"])
+    model = SLM(config).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randint(0, 65, (s["batch"], s["seq_len"]))
+    y = torch.randint(0, 65, (s["batch"], s["seq_len"]))
+
+    def run():
+        for _ in range(steps):
+            _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+    _timed(run, 1)  # warm-up
+    out = _summary(steps * x.numel(), _timed(run, repeats))
+    out["params"] = model.num_params()
+    return out
+
+
+def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
+                 use_cache: bool = True) -> dict:
+    """Greedy decode tokens/s at one of DECODE_SHAPES."""
+    s = DECODE_SHAPES[shape]
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False, **s)
+    model = SLM(config).eval()
+    prompt = torch.randint(0, 32000, (1, 3))
+    run = lambda: model.generate(prompt, new_tokens, temperature=0.0, use_cache=use_cache)
+    model.generate(prompt, 8, temperature=0.0, use_cache=use_cache)  # warm-up
+    return _summary(new_tokens, _timed(run, repeats))
+
+
+def bench_hardware(quick: bool) -> dict:
+    from hardware_model import bench as hm_bench
+
+    return hm_bench.run(quick=quick)
+
+
+def run(quick: bool = False) -> dict:
+    """Every figure, as a dict (what ``--json`` writes)."""
+    results: dict = {
+        "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads(), "processor": platform.processor()},
+        "training_tokens_per_s": {},
+        "decode_tokens_per_s": {},
+    }
+    steps, repeats = (2, 1) if quick else (10, 3)
+    for name in TRAIN_SHAPES:
+        results["training_tokens_per_s"][name] = bench_training(name, steps=steps,
+                                                                repeats=repeats)
+    new_tokens = 16 if quick else 256
+    for name in DECODE_SHAPES:
+        row = {"kv_cache": bench_decode(name, new_tokens=new_tokens, repeats=repeats)}
+        row["no_cache"] = bench_decode(name, new_tokens=new_tokens, repeats=1, use_cache=False)
+        results["decode_tokens_per_s"][name] = row
+    results["hardware_model"] = bench_hardware(quick)
+    return results
+
+
+def format_table(results: dict) -> str:
+    def rate(r):
+        return f"{r['median']:>10,.0f}  [{r['min']:,.0f} – {r['max']:,.0f}]"
+
+    lines = [f"slmlab bench — torch {results['machine']['torch']}, "
+             f"{results['machine']['threads']} threads", "",
+             "training tokens/s (fwd + bwd + AdamW)"]
+    for name, r in results["training_tokens_per_s"].items():
+        s = TRAIN_SHAPES[name]
+        lines.append(f"  ({name}) L{s['n_layer']} H{s['n_head']} C{s['d_model']} "
+                     f"T{s['seq_len']} B{s['batch']:<3} {rate(r)}")
+    lines += ["", "greedy decode tokens/s (256 new tokens, batch 1)"]
+    for name, row in results["decode_tokens_per_s"].items():
+        lines.append(f"  {name:<10} KV cache {rate(row['kv_cache'])}   "
+                     f"no cache {row['no_cache']['median']:,.0f}")
+    lines += ["", "hardware_model"]
+    for key, value in results.get("hardware_model", {}).items():
+        shown = f"{value:,.0f}" if isinstance(value, (int, float)) else value
+        lines.append(f"  {key:<34} {shown}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m slmlab.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--quick", action="store_true", help="tiny runs: a smoke test")
+    args = parser.parse_args(argv)
+    results = run(quick=args.quick)
+    print(format_table(results))
+    if args.json:
+        from .checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(args.json, json.dumps(results, indent=2).encode())
+    return results
+
+
+if __name__ == "__main__":
+    main()
