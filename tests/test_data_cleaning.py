@@ -64,6 +64,10 @@ def test_quality_filter_drops_exactly_the_glitched_reports():
     assert kept == [r for r in reports if r.glitch is None]
     assert quality_filter([r.text for r in reports]) == [r.text for r in kept]
     assert quality_filter([GOOD], max_chars=50) == []
+    assert quality_filter(reports, allow={"reading out of range"}) == reports
+    assert quality_filter(reports + [GOOD[:30]], allow="reading out of range") == reports
+    with pytest.raises(ValueError, match="allow must hold issue names from"):
+        quality_filter(reports, allow={"typo"})
 
 
 # ---------------------------------------------------------------- duplicates

@@ -13,6 +13,7 @@ Modules, in the order lab 01 meets them:
 from slmlab.data.bpe import BPETokenizer, get_pair_counts, merge_pair
 from slmlab.data.char_tokenizer import CharTokenizer
 from slmlab.data.cleaning import (
+    QUALITY_ISSUES,
     dedupe,
     drop_overlap,
     jaccard,
@@ -43,6 +44,7 @@ __all__ = [
     "CharTokenizer",
     "FaultReport",
     "LABELS",
+    "QUALITY_ISSUES",
     "Tokenizer",
     "dedupe",
     "diagnose",

@@ -56,6 +56,14 @@ def normalize(text: str) -> str:
 
 # ----------------------------------------------------------------------------- quality
 
+QUALITY_ISSUES = (
+    "non-ascii",
+    "too long",
+    "no final newline",
+    "bad readings line",
+    "reading out of range",
+    "no valid label",
+)
 _READING = re.compile(r"(\w+)=(-?\d+(?:\.\d)?)")
 
 
@@ -87,9 +95,24 @@ def quality_issues(item, *, max_chars: int = 200) -> list[str]:
     return issues
 
 
-def quality_filter(items, *, max_chars: int = 200) -> list:
-    """Keep the items for which :func:`quality_issues` finds nothing."""
-    return [item for item in _items(items) if not quality_issues(item, max_chars=max_chars)]
+def quality_filter(items, *, max_chars: int = 200, allow=()) -> list:
+    """Keep the items for which :func:`quality_issues` finds nothing outside ``allow``.
+
+    Args:
+        items: list of str or reports.
+        max_chars: longest acceptable text.
+        allow: issue names to tolerate, from ``QUALITY_ISSUES``; e.g. ``{"reading out of
+            range"}`` keeps glitched reports, whose labels are right, so a model can learn to
+            ignore a stuck sensor.
+    Returns:
+        The kept items, in their original order.
+    """
+    allow = set(allow) if not isinstance(allow, str) else {allow}
+    if not allow <= set(QUALITY_ISSUES):
+        raise ValueError(f"allow must hold issue names from {QUALITY_ISSUES}, got {sorted(allow)}")
+    return [
+        item for item in _items(items) if not set(quality_issues(item, max_chars=max_chars)) - allow
+    ]
 
 
 # ----------------------------------------------------------------------------- duplicates
