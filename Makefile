@@ -5,12 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # JupyterLab refuses to run as root unless told to (containers, CI, classroom images).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Extra pip arguments, e.g. PIP_ARGS="--index-url <PyTorch's CPU-only wheel index>" on a
+# CPU-only Linux machine to skip the large CUDA build of torch.
+PIP_ARGS ?=
 
 .PHONY: lab test lint strip learner bench zoo clean
 
 $(STAMP): pyproject.toml jupyter/overrides.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e ".[dev]"
+	$(BIN)/python -m pip install --disable-pip-version-check -q $(PIP_ARGS) -e ".[dev]"
 	@# Offline classroom: no "get notified about news?" pop-up, no update checks.
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	@cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
