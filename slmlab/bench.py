@@ -8,7 +8,8 @@
                (d_model/layers/heads/SwiGLU hidden: 288/6/6/768, 512/8/8/1376,
                768/12/12/2048; vocab 32000; 256 new tokens from a 3-token prompt; batch 1;
                random weights)
-    hardware   design points per second of hardware_model's sweep, and simulate() calls/s
+    hardware   design points per second of hardware_model's sweep, simulate() calls/s, and
+               the widgets' update latency (Python side: recompute + write into the figure)
 
 Each figure is the median of several timed repetitions after a warm-up; the spread is shown.
 ``--json PATH`` also writes everything to a file; ``--quick`` shrinks every run (a smoke test).
@@ -93,7 +94,9 @@ def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
 def bench_hardware(quick: bool) -> dict:
     from hardware_model import bench as hm_bench
 
-    return hm_bench.run(quick=quick)
+    from hardware_model import widgets
+
+    return {**hm_bench.run(quick=quick), **widgets.bench_widgets(quick=quick)}
 
 
 def run(quick: bool = False) -> dict:
@@ -134,7 +137,7 @@ def format_table(results: dict) -> str:
                      f"no cache {row['no_cache']['median']:,.0f}")
     lines += ["", "hardware_model"]
     for key, value in results.get("hardware_model", {}).items():
-        shown = f"{value:,.0f}" if isinstance(value, (int, float)) else value
+        shown = f"{value:,.1f}" if isinstance(value, (int, float)) else value
         lines.append(f"  {key:<34} {shown}")
     return "\n".join(lines)
 
