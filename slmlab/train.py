@@ -53,13 +53,20 @@ def lr_at(step: int, *, lr: float, warmup: int, steps: int, min_lr_ratio: float)
     return lr * (min_lr_ratio + (1.0 - min_lr_ratio) * cosine)
 
 
-def get_batch(ids: torch.Tensor, batch_size: int, seq_len: int,
-              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``batch_size`` random windows: inputs x and next-token targets y, each (B, seq_len)."""
+def get_batch(ids: torch.Tensor, batch_size: int, seq_len: int, generator: torch.Generator,
+              loss_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` random windows: inputs x and next-token targets y, each (B, seq_len).
+
+    With a ``loss_mask`` (bool, aligned with ids), targets where the mask is False become -1,
+    which the loss ignores.
+    """
     starts = torch.randint(0, len(ids) - seq_len, (batch_size,), generator=generator)
-    offsets = torch.arange(seq_len + 1)
-    windows = ids[starts[:, None] + offsets[None, :]]  # (B, seq_len + 1)
-    return windows[:, :-1], windows[:, 1:]
+    index = starts[:, None] + torch.arange(seq_len + 1)[None, :]  # (B, seq_len + 1)
+    windows = ids[index]
+    x, y = windows[:, :-1], windows[:, 1:]
+    if loss_mask is not None:
+        y = y.masked_fill(~loss_mask[index[:, 1:]], -1)
+    return x, y
 
 
 def _as_ids(name: str, ids, seq_len: int) -> torch.Tensor:
@@ -109,7 +116,7 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
           eval_every: int | None = None, eval_batches: int = 8, seed: int = 0,
           checkpoint_path: str | Path | None = None, checkpoint_every: int | None = None,
           resume: bool = False, tokenizer=None, progress: bool = True,
-          callback=None) -> History:
+          callback=None, loss_mask=None) -> History:
     """Train ``model`` in place on next-token prediction.
 
     Args:
@@ -128,6 +135,9 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
         tokenizer: stored in the checkpoints so they load as (model, tokenizer).
         progress: show a tqdm progress bar.
         callback: called as callback(step, history) after every step (e.g. a live plot).
+        loss_mask: optional bool tensor aligned with train_ids: only targets where it is True
+            count in the training loss (e.g. answers but not prompts, as in instruction
+            tuning). Validation always scores every token.
 
     Returns:
         a :class:`History`.
@@ -149,6 +159,11 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs the checkpoint_path to resume from")
     train_ids = _as_ids("train_ids", train_ids, seq_len)
+    if loss_mask is not None:
+        loss_mask = torch.as_tensor(loss_mask, dtype=torch.bool)
+        if loss_mask.shape != train_ids.shape:
+            raise ValueError(f"loss_mask must have the shape of train_ids {tuple(train_ids.shape)}"
+                             f", got {tuple(loss_mask.shape)}")
     if val_ids is not None:
         val_ids = _as_ids("val_ids", val_ids, seq_len)
     warmup = max(1, steps // 20) if warmup is None else warmup
@@ -173,7 +188,7 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
         bar = tqdm(total=steps, initial=start, desc="training", leave=False)
     t0, tokens = time.perf_counter(), 0
     for step in range(start, steps):
-        x, y = get_batch(train_ids, batch_size, seq_len, generator)
+        x, y = get_batch(train_ids, batch_size, seq_len, generator, loss_mask)
         x, y = x.to(device), y.to(device)
         step_lr = lr_at(step, lr=lr, warmup=warmup, steps=steps, min_lr_ratio=min_lr_ratio)
         for group in optimizer.param_groups:

@@ -87,3 +87,15 @@ def test_train_rejects_bad_arguments(kw, match):
     ids = args.pop("train_ids")
     with pytest.raises(ValueError, match=match):
         train(make_model(), ids, **args)
+
+
+def test_loss_mask_hides_targets_from_the_loss():
+    g = torch.Generator().manual_seed(0)
+    ids = torch.arange(50)
+    mask = ids % 2 == 0  # score only even targets
+    x, y = get_batch(ids, 4, 6, g, mask)
+    assert torch.equal(y == -1, (x + 1) % 2 == 1)
+    # A mask that hides everything but one token still trains, and only that token matters.
+    with pytest.raises(ValueError, match="loss_mask"):
+        train(make_model(), IDS, steps=1, batch_size=2, seq_len=8, progress=False,
+              loss_mask=torch.ones(5, dtype=torch.bool))
