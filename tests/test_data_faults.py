@@ -198,8 +198,11 @@ def test_difficulty_moves_readings_towards_the_thresholds():
     hard = closest(fault_reports(2000, seed=7, difficulty=1.0, noise=0.0))
     assert easy["temp"] >= 7 and easy["cur"] >= 4 and easy["vib"] >= 1.9 and easy["rpm"] >= 199
     assert easy["hum"] >= 7 and easy["pres"] >= 0.7
-    for k in CHANNELS:  # at difficulty 1 some reading sits at (or one step from) a threshold
-        assert hard[k] <= (0.1 if k in ("vib", "pres") else 1), k
+    # at difficulty 1 some reading sits at (or a step from) a threshold; rpm's idle band is
+    # 300 values wide, so among ~300 idle draws the nearest lands within a few rpm
+    step = {"vib": 0.1, "pres": 0.1, "rpm": 5}
+    for k in CHANNELS:
+        assert hard[k] <= step.get(k, 1), k
 
 
 def test_noise_is_the_glitch_probability():
