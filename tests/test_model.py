@@ -201,3 +201,16 @@ def test_dropout_only_in_training():
     assert torch.equal(m(x)[0], m(x)[0])  # eval: deterministic
     m.train()
     assert not torch.equal(m(x)[0], m(x)[0])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_copy_keeps_rope_exact_and_logits_close(dtype):
+    m = model(n_kv_head=2)
+    x = torch.randint(0, 37, (2, 12))
+    ref = m(x)[0]
+    low = model(n_kv_head=2).to(dtype)
+    assert low.rope.rot.dtype == torch.complex64  # the rotation table is never rounded
+    got = low(x)[0].float()
+    assert (got - ref).abs().max() < 0.05
+    caches = low.new_caches(2)
+    assert caches[0].k.dtype == dtype

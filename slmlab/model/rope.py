@@ -31,15 +31,18 @@ class RotaryEmbedding(nn.Module):
         theta = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)  # (d/2,)
         pos = torch.arange(max_seq_len, dtype=torch.float64)
         angles = torch.outer(pos, theta)  # (max_seq_len, d/2): m·θ_i
-        rot = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)
-        # Not persistent: rebuilt from the config, never stored in a checkpoint.
-        self.register_buffer("rot", rot, persistent=False)
+        # A plain attribute, not a buffer: model.half() / .to(torch.bfloat16) must not round
+        # (or, for a complex tensor, drop the imaginary part of) the rotation table, and it is
+        # rebuilt from the config, never stored in a checkpoint. forward() moves it to x's device.
+        self.rot = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Rotate ``x`` (B, T, n_heads, d) whose first token sits at position ``start``."""
         B, T, nh, d = x.shape
         xf = x if x.dtype == torch.float32 else x.float()  # rotate in float32
         pairs = torch.view_as_complex(xf.reshape(B, T, nh, d // 2, 2))  # (B, T, nh, d/2)
+        if self.rot.device != x.device:
+            self.rot = self.rot.to(x.device)
         rot = self.rot[start : start + T].view(1, T, 1, d // 2)
         out = torch.view_as_real(pairs * rot).reshape(B, T, nh, d)
         return out if out.dtype == x.dtype else out.to(x.dtype)
