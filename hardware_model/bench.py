@@ -14,20 +14,11 @@ Timings are the best of a few repeats, so noise from other processes inflates th
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
+from hardware_model.calibrate import _best_time
+
 FORMATS = ("fp32", "fp16", "int8", "q8_0", "q4_0", "q4_k_m", "int4-g64", "nf4")
-
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def run(quick: bool = False) -> dict:
@@ -46,7 +37,7 @@ def run(quick: bool = False) -> dict:
     n_points = len(archs) * len(chips) * len(FORMATS) * len(contexts)
     repeats = 2 if quick else 3
     hm.sweep(archs, chips, FORMATS, contexts[:2])  # warm caches (operator tables)
-    t_sweep = _best(lambda: hm.sweep(archs, chips, FORMATS, contexts), repeats)
+    t_sweep = _best_time(lambda: hm.sweep(archs, chips, FORMATS, contexts), repeats)
 
     arch, chip = hm.models.get("llama-3.2-1b"), hm.chips.get("raspberry-pi-5")
     calls = 20 if quick else 100
@@ -55,9 +46,9 @@ def run(quick: bool = False) -> dict:
         for _ in range(calls):
             hm.simulate(arch, chip, weight_format="q4_0")
 
-    t_sim = _best(simulate_many, repeats) / calls
-    t_nofit = _best(lambda: hm.simulate("phi-4", "mcu-ethos-u55"), repeats)
-    t_host = _best(lambda: hm.calibrate.host(quick=True), 1)
+    t_sim = _best_time(simulate_many, repeats) / calls
+    t_nofit = _best_time(lambda: hm.simulate("phi-4", "mcu-ethos-u55"), repeats)
+    t_host = _best_time(lambda: hm.calibrate.host(quick=True), 1)
     return dict(
         sweep_points=float(n_points),
         sweep_points_per_s=n_points / t_sweep,

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = run(quick=args.quick)
     print(format_table(results))
     if args.json:
-        from .checkpoint import atomic_write_bytes
+        from .files import atomic_write_bytes
 
         atomic_write_bytes(args.json, json.dumps(results, indent=2).encode())
     return results

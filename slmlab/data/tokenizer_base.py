@@ -9,30 +9,10 @@ from __future__ import annotations
 import json
 import operator
 import os
-import tempfile
-from pathlib import Path
+
+from slmlab.files import atomic_write_text
 
 FORMAT_VERSION = 1
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so a reader sees the old file or the new one, never half.
-
-    The text goes to a temporary file in the same folder, is flushed to disk, then renamed over
-    ``path`` (``os.replace`` is atomic on one file system).
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def check_text(text, name: str = "text") -> str:

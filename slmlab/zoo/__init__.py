@@ -44,7 +44,7 @@ def load(name: str, *, device=None):
 
 
 def build(name: str, *, out_dir: str | Path | None = None, quick: bool = False,
-          progress: bool = True) -> dict:
+          progress: bool = True, callback=None) -> dict:
     """Rebuild ``name`` from its recipe; write weights (float16) and its manifest entry.
 
     The metrics in the manifest are measured on the written (float16) weights, i.e. on exactly
@@ -54,13 +54,15 @@ def build(name: str, *, out_dir: str | Path | None = None, quick: bool = False,
         name: a recipe name (see ``recipes.RECIPES``).
         out_dir: where to write (default: inside the package, replacing the shipped model).
         quick: tiny data and 3 steps — checks the pipeline, not worth shipping.
+        callback: passed to ``slmlab.train.train`` (e.g. to watch progress).
     """
     from .. import checkpoint
-    from ..checkpoint import atomic_write_bytes
+    from ..files import atomic_write_bytes
     from . import recipes
 
     root = Path(out_dir) if out_dir is not None else ROOT
-    model, prepared, entry = recipes.run(name, quick=quick, progress=progress)
+    model, prepared, entry = recipes.run(name, quick=quick, progress=progress,
+                                         callback=callback)
     # Half precision halves the download; load() converts back to float32.
     path = checkpoint.save(root / "weights" / f"{name}.safetensors", model.half(),
                            prepared.tokenizer, extra={"zoo": name})
