@@ -46,9 +46,10 @@ them (warm = 40..89), linearly in between. A channel the label does not pin is d
 usual band with probability 1 - p and from another band with probability p = 0.05 + 0.25 *
 difficulty; a draw whose rule-table label is not the one asked for is thrown away and redrawn,
 so other, lower-priority faults (and near misses such as a high humidity on a warm machine)
-appear beside the real one more often as difficulty grows. The default, 0.3 (warm = 46..84,
-p = 0.125), is what a ~2M-parameter character model learns to >= 95% in a few thousand steps;
-1.0 puts readings one step from every threshold.
+appear beside the real one more often as difficulty grows. At the default, 0.3 (warm =
+46..84, p = 0.125), the zoo's 1.8M-parameter character model ("fault-explainer", 1000 steps on
+a 2-core CPU) diagnosed 96.9% of 1000 held-out reports when the default was chosen; at 0.5 a
+500-step run of the same model reached 86%. At 1.0 readings come one step from every threshold.
 """
 
 from __future__ import annotations
