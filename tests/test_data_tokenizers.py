@@ -208,6 +208,9 @@ def test_save_load_and_dict_round_trip(tok, tmp_path):
     tok.save(path)
     assert json.loads(path.read_text())["kind"] == tok.kind
     assert os.listdir(tmp_path) == ["tok.json"]  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # the mode a plain open() gives
     for again in (
         type(tok).load(path),
         load_tokenizer(path),
