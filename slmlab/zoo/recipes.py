@@ -51,10 +51,11 @@ PYDOCS_BPE = Recipe(
     name="pydocs-bpe",
     description="Byte-level BPE model of English technical prose: the help topics that ship "
                 "with Python (pydoc_data).",
+    # The docs are small (~140k BPE tokens): a short run with dropout before it memorizes them.
     model=dict(n_layer=4, n_head=4, n_kv_head=2, d_model=192, max_seq_len=256,
-               tie_embeddings=True),
-    train=dict(steps=600, batch_size=16, seq_len=256, lr=2e-3, warmup=30,
-               eval_every=200, eval_batches=8),
+               tie_embeddings=True, dropout=0.1),
+    train=dict(steps=300, batch_size=16, seq_len=256, lr=2e-3, warmup=15,
+               eval_every=100, eval_batches=8),
     data=dict(vocab_size=1024, val_fraction=0.1),
 )
 
