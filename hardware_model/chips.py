@@ -70,6 +70,49 @@ def _mythic_m1076() -> Chip:
     )
 
 
+def _syntiant_ndp120() -> Chip:
+    """Always-on at-memory-compute chip: Syntiant NDP120 (Syntiant Core 2), milliwatt class.
+
+    Sources: Arduino Nicla Voice datasheet (NDP120 = Syntiant Core 2 NN engine + HiFi 3 DSP +
+    Cortex-M0 up to 48 MHz, 48 KB dedicated SRAM; the board's 16 MB SPI flash holds the model
+    packages); Syntiant news release on MLPerf Tiny v0.7 (2022) keyword spotting: 49.59 uJ and
+    1.8 ms per inference at 1.1 V / 98 MHz, 35.29 uJ and 4.3 ms at 0.9 V / 30 MHz (our two DVFS
+    points); Syntiant ("under 280 uW" for always-on "Hey Google"; the NDP101's Core 1 runs a
+    570 k-parameter wake-word network, blog "Is that your standby power?"); Core 2 peak 6.4 GOPS
+    int8 (quoted for the NDP200, which uses the same core). Syntiant calls the design at-memory
+    compute: weights stay beside the MAC arrays, so we model them as a CIMArray.
+    Derived: static 0.9 mW awake and 17.8 pJ per MAC (whole chip, at 1.1 V) solve the two MLPerf
+    points E = P_static(V) t + e(V) MACs with this model's DVFS rule (P ~ V, e ~ V^2) and
+    ~2.7 M MACs per inference (DS-CNN-S of Zhang et al., "Hello Edge", 2017: 5.4 M ops).
+    Estimates: weight capacity 1 M 8-bit weights (no figure published; Core 2 is described as
+    larger than Core 1's 570 k); 40 nm (the NDP10x's node per Linley MPR 2019; NDP120's is not
+    published); SRAM bandwidth one 32-bit word per 98 MHz clock; host SPI at 12 MHz quad
+    (6 MB/s peak); sleep 20 uW (SRAM retention in a low-leakage 40 nm process).
+    """
+    sram = 48 * 1024
+    return Chip(
+        "syntiant-ndp120",
+        peak_ops={"int8": 6.4e9},  # Core 2 peak (see docstring)
+        memory=(
+            MemoryLevel("sram", sram, 4 * 98e6, sram_pj_per_byte(sram, 40), "scratchpad"),
+            # No DRAM: anything off chip crosses the host SPI link from the board's 16 MB flash.
+            MemoryLevel("host-spi", 16 * MiB, 6e6 * 0.7, dram_pj_per_byte("octal-spi"), "main"),
+        ),
+        kind="cim",
+        utilisation=0.5,
+        process_nm=40,
+        static_power_w=0.9e-3,  # fitted to MLPerf Tiny v0.7 (docstring)
+        sleep_power_w=20e-6,  # estimate
+        overhead_s=10e-6,
+        dvfs=(
+            OperatingPoint("0.9v-30mhz", 0.9, 30e6),  # MLPerf Tiny v0.7 low-energy point
+            OperatingPoint("1.1v-98mhz", 1.1, 98e6),  # MLPerf Tiny v0.7 low-latency point
+        ),
+        cim=CIMArray(capacity_weights=1e6, bits=8, macs_per_s=3.2e9, energy_pj_per_mac=17.8),
+        source="Arduino Nicla Voice datasheet; Syntiant MLPerf Tiny v0.7 release (NDP120 KWS)",
+    )
+
+
 def _raspberry_pi_5() -> Chip:
     """Raspberry Pi 5 (Broadcom BCM2712), CPU inference as llama.cpp runs it.
 
@@ -198,6 +241,7 @@ def _h100() -> Chip:
 _BUILDERS = {
     "mcu-ethos-u55": _mcu_ethos_u55,
     "mythic-m1076": _mythic_m1076,
+    "syntiant-ndp120": _syntiant_ndp120,
     "raspberry-pi-5": _raspberry_pi_5,
     "jetson-orin-nano": lambda: _jetson(False),
     "jetson-orin-nano-super": lambda: _jetson(True),

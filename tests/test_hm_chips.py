@@ -152,3 +152,75 @@ def test_with_sram():
     added = pi.with_sram(0).with_sram(2)
     assert added.memory[0].kind == "scratchpad"
     assert "raspberry-pi-5" in str(pi) and "GB/s" in str(pi)
+
+
+# ---- syntiant-ndp120: the always-on, milliwatt-class at-memory-compute preset ----------------
+
+
+def test_ndp120_preset_matches_its_sources():
+    c = hm.chips.get("syntiant-ndp120")
+    assert c.kind == "cim" and c.cim is not None and c.source
+    assert c.process_nm == 40
+    # Two DVFS points as published for MLPerf Tiny v0.7 keyword spotting.
+    assert [(p.voltage_v, p.frequency_hz) for p in c.dvfs] == [(0.9, 30e6), (1.1, 98e6)]
+    assert c.nominal == "1.1v-98mhz"
+    # Core 2 peak 6.4 GOPS int8 = 3.2 G MAC/s in the arrays; 48 KB SRAM; no DRAM, 16 MB host flash.
+    assert c.peak_ops == {"int8": 6.4e9} and c.cim.macs_per_s * 2 == 6.4e9
+    assert c.cim.bits == 8 and c.cim.capacity_weights == 1e6
+    sram, host = c.memory
+    assert sram.capacity_bytes == 48 * 1024 and sram.kind == "scratchpad"
+    assert host.capacity_bytes == 16 * MiB and host.kind == "main"
+    # Milliwatt class: awake static power ~1 mW, sleep in the microwatts.
+    assert 1e-4 < c.static_power_w < 5e-3 and c.sleep_power_w < 1e-4
+
+
+def test_ndp120_fit_reproduces_both_mlperf_points():
+    # Independent check of the docstring's fit: E = P(V) t + e(V) MACs, P ~ V, e ~ V^2, with the
+    # published (energy, latency) per DS-CNN inference (~2.7 M MACs) at 1.1 V and 0.9 V.
+    c = hm.chips.get("syntiant-ndp120")
+    macs = 2.7e6
+    for volts, t, published in ((1.1, 1.8e-3, 49.59e-6), (0.9, 4.3e-3, 35.29e-6)):
+        vr = volts / 1.1
+        e = c.static_power_w * vr * t + c.cim.energy_pj_per_mac * 1e-12 * vr**2 * macs
+        assert e == pytest.approx(published, rel=0.01)
+
+
+def _tiny_arch():
+    # ~0.46 M parameters: a model the size always-on chips run (wake words, commands).
+    return hm.Arch(
+        name="tiny",
+        n_layer=4,
+        d_model=96,
+        n_head=4,
+        n_kv_head=2,
+        d_ff=256,
+        vocab_size=256,
+        tie_embeddings=False,
+    )
+
+
+def test_ndp120_runs_a_tiny_model_in_memory():
+    c, a = hm.chips.get("syntiant-ndp120"), _tiny_arch()
+    assert 2e5 < a.num_params() < 1e6
+    r = hm.simulate(a, c, weight_format="int8", context_len=16, cim=True)
+    assert r.fits
+    assert r.bytes_moved["host-spi"] == 0  # weights stay in the arrays; KV fits in SRAM
+    assert r.bytes_by_class["weights"] < a.d_model * 16  # only an embedding row and norms move
+    # The arrays do every weight MAC at the sourced pJ per MAC; the rest is digital.
+    assert r.energy_breakdown_j["compute"] >= a.matmul_weights_per_token() * 17.8e-12
+    assert r.energy_breakdown_j["compute"] == pytest.approx(
+        a.matmul_weights_per_token() * 17.8e-12, rel=0.01
+    )
+    assert 1e-6 < r.energy_per_token_j < 1e-3  # micro- to millijoules per token
+    # Without the arrays the same weights cross the host SPI link every token.
+    off = hm.simulate(a, c, weight_format="int8", context_len=16, cim=False)
+    assert off.bytes_moved["host-spi"] > 0.9 * a.matmul_weights_per_token()
+    assert off.energy_per_token_j > 10 * r.energy_per_token_j
+
+
+def test_ndp120_does_not_fit_an_slm():
+    r = hm.simulate(
+        hm.models.get("smollm2-135m"), hm.chips.get("syntiant-ndp120"), weight_format="q4_0"
+    )
+    assert not r.fits
+    assert "syntiant-ndp120 has 16 MiB" in r.why and "weights" in r.why
