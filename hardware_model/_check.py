@@ -43,3 +43,20 @@ def name(what: str, value) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{what} must be a non-empty str, got {value!r}")
     return value
+
+
+def lookup_preset(presets: dict, name, kind: type, what: str, names: list[str]):
+    """The preset called ``name`` (an instance of ``kind`` passed in is returned as is).
+
+    ``what`` names the thing in errors ("chip", "model"); ``names`` lists the presets.
+    """
+    if isinstance(name, kind):
+        return name
+    if not isinstance(name, str):
+        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        raise TypeError(f"{what} must be a preset name (str) or {article} {kind.__name__}, "
+                        f"got {name!r}")
+    key = name.strip().lower()
+    if key not in presets:
+        raise ValueError(f"unknown {what} {name!r}; presets: {', '.join(names)}")
+    return presets[key]

@@ -7,6 +7,7 @@ own round guesses and the README's validation section says how much they matter.
 
 from __future__ import annotations
 
+from hardware_model._check import lookup_preset
 from hardware_model.chip import Chip, CIMArray, GiB, MemoryLevel, MiB, OperatingPoint
 from hardware_model.energy import dram_pj_per_byte, sram_pj_per_byte
 
@@ -291,11 +292,4 @@ def get(name: str | Chip) -> Chip:
     Returns:
         The Chip.
     """
-    if isinstance(name, Chip):
-        return name
-    if not isinstance(name, str):
-        raise TypeError(f"chip must be a preset name (str) or a Chip, got {name!r}")
-    key = name.strip().lower()
-    if key not in PRESETS:
-        raise ValueError(f"unknown chip {name!r}; presets: {', '.join(names())}")
-    return PRESETS[key]
+    return lookup_preset(PRESETS, name, Chip, "chip", names())

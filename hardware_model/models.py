@@ -8,6 +8,7 @@ shapes lands on that published size.
 
 from __future__ import annotations
 
+from hardware_model._check import lookup_preset
 from hardware_model.arch import Arch
 
 _HF = "config.json of {} on the Hugging Face Hub"
@@ -106,11 +107,4 @@ def get(name: str | Arch) -> Arch:
     Returns:
         The Arch.
     """
-    if isinstance(name, Arch):
-        return name
-    if not isinstance(name, str):
-        raise TypeError(f"model must be a preset name (str) or an Arch, got {name!r}")
-    key = name.strip().lower()
-    if key not in PRESETS:
-        raise ValueError(f"unknown model {name!r}; presets: {', '.join(names())}")
-    return PRESETS[key]
+    return lookup_preset(PRESETS, name, Arch, "model", names())
