@@ -119,6 +119,22 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, decoded
 
 
+def load_weights(model: SLM, tensors: dict[str, torch.Tensor], path) -> None:
+    """Copy the model's weights out of ``tensors`` (extra tensors are ignored), or raise a
+    ValueError naming what is missing or mis-shaped."""
+    expected = model_tensors(model)
+    weights = {k: v for k, v in tensors.items() if k in expected}
+    missing = sorted(set(expected) - set(weights))
+    if missing:
+        raise ValueError(f"{path} does not match its config: missing weights {missing[:5]}")
+    wrong = [f"{k}: file {tuple(weights[k].shape)} vs config {tuple(expected[k].shape)}"
+             for k in expected if weights[k].shape != expected[k].shape]
+    if wrong:
+        raise ValueError(f"{path} does not match its config: " + "; ".join(wrong[:5]))
+    # A tied head is stored once, as the embedding: its key is absent on purpose.
+    model.load_state_dict(weights, strict=not model.config.tie_embeddings)
+
+
 def load(path: str | os.PathLike, *, device=None):
     """Load a checkpoint written by :func:`save`.
 
@@ -129,16 +145,7 @@ def load(path: str | os.PathLike, *, device=None):
     tensors, meta = read(path)
     config = ModelConfig.from_dict(meta["config"])
     model = SLM(config)
-    expected = model_tensors(model)
-    weights = {k: v for k, v in tensors.items() if k in expected}
-    missing = sorted(set(expected) - set(weights))
-    if missing:
-        raise ValueError(f"{path} does not match its config: missing weights {missing[:5]}")
-    wrong = [f"{k}: file {tuple(weights[k].shape)} vs config {tuple(expected[k].shape)}"
-             for k in expected if weights[k].shape != expected[k].shape]
-    if wrong:
-        raise ValueError(f"{path} does not match its config: " + "; ".join(wrong[:5]))
-    model.load_state_dict(weights, strict=not config.tie_embeddings)
+    load_weights(model, tensors, path)
     tokenizer = None
     if meta["tokenizer"] is not None:
         from .data import tokenizer_from_dict

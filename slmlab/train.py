@@ -244,8 +244,7 @@ def _restore(path, model, optimizer, generator) -> tuple[int, History]:
     training = meta["extra"].get("training")
     if training is None:
         raise ValueError(f"{path} holds no training state to resume from (saved by save()?)")
-    weights = {k: v for k, v in tensors.items() if k in ckpt.model_tensors(model)}
-    model.load_state_dict(weights, strict=not model.config.tie_embeddings)
+    ckpt.load_weights(model, tensors, path)
     state: dict = {}
     for name, t in tensors.items():
         if name.startswith("optim."):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from .slm import check_token_ids
+
 
 def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None,
@@ -48,12 +50,10 @@ def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | 
 
 def _check_args(model, idx, max_new_tokens, temperature, top_k, top_p, stop_token):
     V = model.config.vocab_size
-    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long or idx.dim() not in (1, 2):
-        raise ValueError("idx must be an int64 tensor of shape (T,) or (B, T) of token ids")
-    if idx.shape[-1] == 0:
-        raise ValueError("idx must hold at least one token (the prompt cannot be empty)")
-    if int(idx.min()) < 0 or int(idx.max()) >= V:
-        raise ValueError(f"token ids must be in [0, {V}), got [{int(idx.min())}, {int(idx.max())}]")
+    if isinstance(idx, torch.Tensor) and idx.dim() not in (1, 2):
+        raise ValueError(f"idx must be an int64 tensor of shape (T,) or (B, T), got shape "
+                         f"{tuple(idx.shape)}")
+    check_token_ids(idx, V, "(T,) or (B, T)")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
             or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")

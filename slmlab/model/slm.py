@@ -125,18 +125,27 @@ class SLM(nn.Module):
                         top_p=top_p, use_cache=use_cache, seed=seed, stop_token=stop_token)
 
 
-def _check_ids(idx, config: ModelConfig, caches) -> None:
-    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long or idx.dim() != 2:
+def check_token_ids(idx, vocab_size: int, shapes: str = "(batch, time)") -> None:
+    """A clear ValueError unless ``idx`` is a non-empty int64 tensor of ids in [0, vocab_size).
+
+    Shared by ``forward`` and ``generate`` (``shapes`` names the shapes each accepts).
+    """
+    if not isinstance(idx, torch.Tensor) or idx.dtype != torch.long:
         got = (f"{idx.dtype} tensor of shape {tuple(idx.shape)}"
                if isinstance(idx, torch.Tensor) else type(idx).__name__)
-        raise ValueError(f"idx must be an int64 tensor of shape (batch, time), got {got}")
-    if idx.shape[1] == 0:
-        raise ValueError("idx must hold at least one token, got shape (B, 0)")
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= config.vocab_size):
-        raise ValueError(
-            f"token ids must be in [0, {config.vocab_size}), got values in "
-            f"[{int(idx.min())}, {int(idx.max())}]"
-        )
+        raise ValueError(f"idx must be an int64 tensor of shape {shapes}, got {got}")
+    if idx.shape[-1] == 0:
+        raise ValueError(f"idx must hold at least one token, got shape {tuple(idx.shape)}")
+    low, high = int(idx.min()), int(idx.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"token ids must be in [0, {vocab_size}), got values in [{low}, {high}]")
+
+
+def _check_ids(idx, config: ModelConfig, caches) -> None:
+    if isinstance(idx, torch.Tensor) and idx.dim() != 2:
+        raise ValueError(f"idx must be an int64 tensor of shape (batch, time), got shape "
+                         f"{tuple(idx.shape)}")
+    check_token_ids(idx, config.vocab_size)
     start = caches[0].length if caches else 0
     if start + idx.shape[1] > config.max_seq_len:
         raise ValueError(
