@@ -280,7 +280,7 @@ class Arch:
             n_experts=getattr(cfg, "n_experts", 1) or 1,
             top_k=getattr(cfg, "top_k", 1) or 1,
             mixer=getattr(cfg, "mixer", "attention") or "attention",
-            window=getattr(cfg, "window", None),
+            window=_window(cfg),
             n_unique_blocks=getattr(cfg, "n_unique_blocks", None),
             ssm_d_state=getattr(cfg, "ssm_d_state", 16) or 16,
             ssm_expand=getattr(cfg, "ssm_expand", 2) or 2,
@@ -297,6 +297,17 @@ def _num_params(a: Arch) -> int:
     layers = sum(a.layer_params(i) for i in range(blocks))
     head = 0 if a.tie_embeddings else a.embedding_params()
     return a.embedding_params() + head + layers + a.d_model  # + final norm
+
+
+def _window(cfg) -> int | None:
+    """Positions a windowed layer attends to. slmlab's block_sparse layers see at most their own
+    and the previous block plus the global tokens: 2 · block_size + n_global."""
+    window = getattr(cfg, "window", None)
+    mixers = getattr(cfg, "mixer", "attention")
+    if "block_sparse" in ((mixers,) if isinstance(mixers, str) else tuple(mixers)):
+        sparse = 2 * getattr(cfg, "block_size", 0) + getattr(cfg, "n_global", 0)
+        window = max(window or 0, sparse)
+    return window
 
 
 def _positive_int(name: str, value) -> None:

@@ -14,8 +14,9 @@ FLOP convention, shared with slmlab: matrix-multiply FLOPs only, 2 per multiply-
 Decode FLOPs per token at context L = 2 x (weights in the matmuls one token uses: q, k, v, o,
 active MLP experts, router, LM head; not the embedding lookup) + 4 x n_head x head_dim x L per
 attention layer (scores and weighted sum; a sliding window uses min(L, window)). A linear-
-attention layer replaces L by head_dim (its state is head_dim x head_dim per head); an SSM's scan
-is elementwise and not counted.
+attention layer replaces L by head_dim + 1 (its state is head_dim x (head_dim + 1) per head: the
+weighted values and the normaliser); an SSM adds its depthwise convolution (d_inner x d_conv
+MACs) and its elementwise scan is not counted.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def _layer_ops(a: Arch, mixer: str) -> list[dict]:
         rows += [
             dict(name="ssm_in", w_elems=d * 2 * di, w_macs=d * 2 * di, act=d + 2 * di,
                  dispatches=1, cim_ok=True),
-            dict(name="ssm_scan", w_elems=scan_mm + a.mixer_other_params("ssm"), w_macs=scan_mm,
+            dict(name="ssm_scan", w_elems=scan_mm + a.mixer_other_params("ssm"),
+                 w_macs=scan_mm + di * a.ssm_d_conv,  # + the depthwise convolution
                  state=a.state_elements_of("ssm"), act=4 * di + 2 * n + r, dispatches=6,
                  cim_ok=True),
             dict(name="ssm_out", w_elems=di * d, w_macs=di * d, act=di + d, dispatches=1,
@@ -104,7 +106,7 @@ def _layer_ops(a: Arch, mixer: str) -> list[dict]:
         rows.append(dict(name="qkv", w_elems=qkv + a.mixer_other_params(mixer), w_macs=qkv,
                          act=d + (nh + 2 * nkv) * hd, dispatches=5, cim_ok=True))
         if mixer == "linear_attention":
-            rows.append(dict(name="linear_attention", a_macs=2 * nh * hd * hd,
+            rows.append(dict(name="linear_attention", a_macs=2 * nh * hd * (hd + 1),
                              state=a.state_elements_of(mixer), act=4 * nh * hd, dispatches=3))
         else:
             cap = a.window if mixer in ("sliding_window", "block_sparse") else NO_CAP
@@ -202,7 +204,9 @@ def decode_flops_per_token(arch: Arch, context_len: int) -> int:
             attended = context_len if m == "attention" else min(context_len, arch.window)
             flops += 4 * arch.n_head * arch.head_dim * attended
         elif m == "linear_attention":
-            flops += 4 * arch.n_head * arch.head_dim * arch.head_dim
+            flops += 4 * arch.n_head * arch.head_dim * (arch.head_dim + 1)
+        elif m == "ssm":
+            flops += 2 * arch.d_inner * arch.ssm_d_conv
     return int(flops)
 
 

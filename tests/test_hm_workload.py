@@ -42,7 +42,8 @@ def test_window_linear_moe_and_ssm_flops():
     win = TINY.replace(mixer="sliding_window", window=4)
     assert decode_flops_per_token(win, 10) == 2 * (2 * LAYER_MM + 6400) + 2 * 4 * 4 * 16 * 4
     lin = TINY.replace(mixer="linear_attention")
-    assert decode_flops_per_token(lin, 10**6) == 2 * (2 * LAYER_MM + 6400) + 2 * 4 * 4 * 16 * 16
+    # State read-out and update: head_dim x (head_dim + 1) per head (values and normaliser).
+    assert decode_flops_per_token(lin, 10**6) == 2 * (2 * LAYER_MM + 6400) + 2 * 4 * 4 * 16 * 17
     moe = TINY.replace(mlp="moe", n_experts=4, top_k=2)
     # MLP part per layer: router 64*4 + 2 experts * 3*64*128 (instead of one dense MLP).
     moe_layer = LAYER_MM - 3 * 64 * 128 + 64 * 4 + 2 * 3 * 64 * 128
@@ -58,8 +59,9 @@ def test_window_linear_moe_and_ssm_flops():
         mlp="none",
         mixer="ssm",
     )
-    # d_inner 64, d_state 16, dt_rank 2: in 32*128, x 64*(2+32), dt 2*64, out 64*32, head 320.
-    mm = 32 * 128 + 64 * 34 + 2 * 64 + 64 * 32 + 320
+    # d_inner 64, d_state 16, dt_rank 2: in 32*128, x 64*(2+32), dt 2*64, out 64*32, head 320,
+    # and the depthwise convolution 64 * 4.
+    mm = 32 * 128 + 64 * 34 + 2 * 64 + 64 * 32 + 320 + 64 * 4
     assert decode_flops_per_token(ssm, 123) == 2 * mm
     for arch, ctx in ((win, 10), (lin, 99), (moe, 7), (ssm, 5)):
         r = hm.simulate(arch, MEM_ONLY, context_len=ctx)

@@ -4,8 +4,13 @@
     norm.py        RMSNorm
     rope.py        rotary position embedding
     attention.py   causal self-attention with GQA, and the KV cache
+    sliding_window.py  attention over the last W positions, rolling KV cache
+    block_sparse.py    attention over local blocks plus global tokens
+    linear_attention.py  kernelized linear attention: chunked parallel form, recurrent state
+    ssm.py         selective state-space layer (Mamba-style): parallel scan, recurrent state
     mlp.py         SwiGLU feed-forward
-    mixers.py      the switch point: which mixer / MLP each block gets
+    moe.py         mixture of SwiGLU experts: router, top-k, capacity, balancing losses
+    mixers.py      the switch point: which mixer / MLP each layer gets
     block.py       a pre-norm transformer block
     slm.py         SLM: embedding, blocks, head, forward, loss
     generation.py  greedy / temperature / top-k / top-p, cached decoding, the context rule
@@ -13,19 +18,31 @@
 """
 
 from .attention import CausalSelfAttention, KVCache
-from .config import MIXERS, MLPS, ModelConfig, swiglu_hidden
+from .block_sparse import BlockSparseAttention
+from .config import MIXERS, MLPS, SHARE_PATTERNS, ModelConfig, swiglu_hidden
 from .flops import (
+    active_params,
     attention_flops_per_token,
     decode_flops_per_token,
     forward_flops,
     matmul_weights_per_token,
+    token_flops,
     training_flops,
 )
 from .generation import generate, sample_next
+from .linear_attention import LinearAttention, LinearAttentionState
+from .mixers import MIXER_CLASSES, MLP_CLASSES
+from .moe import MoE
+from .sliding_window import RingKVCache, SlidingWindowAttention
 from .slm import SLM
+from .ssm import SelectiveSSM, SSMState, selective_scan
 
 __all__ = [
-    "MIXERS", "MLPS", "ModelConfig", "SLM", "CausalSelfAttention", "KVCache", "swiglu_hidden",
-    "generate", "sample_next", "matmul_weights_per_token", "attention_flops_per_token",
-    "decode_flops_per_token", "forward_flops", "training_flops",
+    "MIXERS", "MLPS", "SHARE_PATTERNS", "ModelConfig", "SLM", "swiglu_hidden",
+    "CausalSelfAttention", "KVCache", "SlidingWindowAttention", "RingKVCache",
+    "BlockSparseAttention", "LinearAttention", "LinearAttentionState", "SelectiveSSM",
+    "SSMState", "selective_scan", "MoE", "MIXER_CLASSES", "MLP_CLASSES",
+    "generate", "sample_next", "matmul_weights_per_token", "token_flops",
+    "attention_flops_per_token", "decode_flops_per_token", "forward_flops", "training_flops",
+    "active_params",
 ]

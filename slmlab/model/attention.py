@@ -60,7 +60,11 @@ class KVCache:
 
 
 class CausalSelfAttention(nn.Module):
-    """Multi-head causal self-attention with GQA and RoPE. Args: config: the model's config."""
+    """Multi-head causal self-attention with GQA and RoPE. Args: config: the model's config.
+
+    The variants in sliding_window.py and block_sparse.py reuse the projections and RoPE and
+    replace only :meth:`attend` (which keys each query sees) and :meth:`new_cache`.
+    """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -74,8 +78,7 @@ class CausalSelfAttention(nn.Module):
     def new_cache(self, batch: int, max_len: int, *, device=None, dtype=torch.float32) -> KVCache:
         return KVCache(batch, self.n_kv_head, max_len, self.head_dim, device=device, dtype=dtype)
 
-    def forward(self, x: torch.Tensor, rope: RotaryEmbedding,
-                cache: KVCache | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: RotaryEmbedding, cache=None) -> torch.Tensor:
         """x: (B, T, C) -> (B, T, C). With a cache, x holds the T tokens after the cached ones."""
         B, T, _ = x.shape
         H, Hkv, d = self.n_head, self.n_kv_head, self.head_dim
@@ -85,16 +88,55 @@ class CausalSelfAttention(nn.Module):
         # Rotate queries and keys in one call: they are the first H + H_kv heads.
         q, k = rope(qk, start).split([H, Hkv], dim=2)  # (B, T, H, d), (B, T, Hkv, d)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, d)
+        y = self.attend(q, k, v, cache, start)  # (B, H, T, d)
+        return self.out(y.transpose(1, 2).reshape(B, T, H * d))
+
+    def attend(self, q, k, v, cache, start: int) -> torch.Tensor:
+        """softmax(q kᵀ / sqrt(d) + mask) v over every earlier position. q (B, H, T, d) for
+        positions start .. start + T - 1; k, v (B, Hkv, T, d) for the same positions."""
+        T = q.shape[2]
         if cache is not None:
             k, v = cache.append(k, v)  # (B, Hkv, start + T, d)
-        y = F.scaled_dot_product_attention(
-            q, k, v,
-            attn_mask=_causal_mask(T, start, x.device),
-            is_causal=(start == 0 and T > 1),
+        return self.sdpa(q, k, v, mask=_causal_mask(T, start, q.device),
+                         is_causal=(start == 0 and T > 1))
+
+    def sdpa(self, q, k, v, mask=None, is_causal=False) -> torch.Tensor:
+        """torch's fused attention, with GQA (each K/V head serves H / Hkv query heads)."""
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=is_causal,
             dropout_p=self.dropout if self.training else 0.0,
-            enable_gqa=Hkv != H,  # each K/V head serves H / Hkv query heads
-        )  # (B, H, T, d)
-        return self.out(y.transpose(1, 2).reshape(B, T, H * d))
+            enable_gqa=self.n_kv_head != self.n_head,
+        )
+
+    # -- the pattern and the cost, for the labs and flops.py ------------------------------------
+    @staticmethod
+    def allowed(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        """May query position ``q_pos[i]`` see key position ``k_pos[j]``? (Tq, Tk) bool."""
+        return k_pos[None, :] <= q_pos[:, None]
+
+    @staticmethod
+    def matmul_weights(config: ModelConfig) -> int:
+        """Weights one token multiplies with: W_Q, W_K, W_V and W_O."""
+        d = config.head_dim
+        return config.d_model * (config.n_head + 2 * config.n_kv_head) * d \
+            + config.n_head * d * config.d_model
+
+    @classmethod
+    def token_flops(cls, config: ModelConfig) -> int:
+        """FLOPs per token that do not depend on the context (the projections)."""
+        return 2 * cls.matmul_weights(config)
+
+    @staticmethod
+    def sequence_flops(config: ModelConfig, seq_len: int, causal_skip: bool = False) -> int:
+        """Q·Kᵀ and weights·V over one sequence: the full T × T matrix as SDPA computes it, or
+        (causal_skip) only the T·(T+1)/2 pairs the mask keeps."""
+        pairs = seq_len * (seq_len + 1) // 2 if causal_skip else seq_len * seq_len
+        return 4 * config.n_head * config.head_dim * pairs
+
+    @staticmethod
+    def decode_flops(config: ModelConfig, context_len: int) -> int:
+        """Q·Kᵀ and weights·V for one new token that sees ``context_len`` keys (incl. itself)."""
+        return 4 * config.n_head * config.head_dim * context_len
 
 
 def _causal_mask(T: int, start: int, device) -> torch.Tensor | None:

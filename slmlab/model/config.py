@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 # The choices at the model's two switch points (see mixers.py). Later labs add entries here and
 # a builder there; nothing else in the model changes.
-MIXERS = ("attention",)
-MLPS = ("swiglu",)
+MIXERS = ("attention", "sliding_window", "block_sparse", "linear_attention", "ssm")
+MLPS = ("swiglu", "moe")
+SHARE_PATTERNS = ("all", "repeat")
 
 
 def swiglu_hidden(d_model: int, multiple_of: int = 16) -> int:
@@ -44,8 +45,28 @@ class ModelConfig:
         dropout: dropout probability during training (0 for small data is usually best).
         rope_theta: RoPE base frequency (10000 in the RoFormer paper).
         norm_eps: epsilon of RMSNorm.
-        mixer: the token-mixing layer: one of MIXERS, or a list with one per layer.
-        mlp: the channel-mixing layer: one of MLPS.
+        mixer: the token-mixing layer: one of MIXERS, or a list with one per layer (a hybrid,
+            e.g. ``["ssm", "ssm", "attention"]``).
+        window: W for ``"sliding_window"``: each position sees itself and the W - 1 before it.
+        block_size: local block for ``"block_sparse"``: a position sees its own block and the
+            previous one (causally) ...
+        n_global: ... plus the first ``n_global`` tokens of the sequence, which every later
+            position sees.
+        ssm_d_state: N, the state size per channel of an ``"ssm"`` layer (Mamba: 16).
+        ssm_expand: the SSM's inner width is ssm_expand · d_model (Mamba: 2).
+        ssm_d_conv: kernel width of the SSM's causal depthwise convolution (Mamba: 4).
+        mlp: the channel-mixing layer: ``"swiglu"`` (dense) or ``"moe"`` (mixture of experts).
+        n_experts: E, experts per MoE layer (each a SwiGLU of width d_ff).
+        top_k: k, experts each token uses (1 <= k <= E).
+        capacity_factor: while training, an expert takes at most
+            ceil(capacity_factor · tokens · k / E) tokens per batch; the rest are dropped (they
+            skip the MLP and keep only the residual). ``None``: no limit.
+        moe_aux_loss_weight: weight of the Switch load-balancing loss in the training loss.
+        moe_z_loss_weight: weight of the router z-loss (0 = off).
+        n_unique_blocks: distinct blocks when layers share weights (``None``: no sharing).
+        share_pattern: how n_layer layers reuse n_unique_blocks blocks: ``"all"`` cycles
+            through them (0 1 2 0 1 2; ALBERT when n_unique_blocks=1), ``"repeat"`` runs each
+            block several times in a row (0 0 1 1 2 2; MobileLLM's block-wise sharing).
     """
 
     vocab_size: int
@@ -60,7 +81,20 @@ class ModelConfig:
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
     mixer: str | tuple[str, ...] = "attention"
+    window: int | None = None
+    block_size: int = 32
+    n_global: int = 4
+    ssm_d_state: int = 16
+    ssm_expand: int = 2
+    ssm_d_conv: int = 4
     mlp: str = "swiglu"
+    n_experts: int = 4
+    top_k: int = 2
+    capacity_factor: float | None = 1.25
+    moe_aux_loss_weight: float = 0.01
+    moe_z_loss_weight: float = 0.0
+    n_unique_blocks: int | None = None
+    share_pattern: str = "all"
 
     def __post_init__(self) -> None:
         # Fill the derived defaults (frozen dataclass: go through object.__setattr__).
@@ -113,16 +147,89 @@ class ModelConfig:
         for m in mixers:
             if m not in MIXERS:
                 raise ValueError(f"ModelConfig.mixer must be one of {list(MIXERS)}, got {m!r}")
+        self._validate_mixer_options(mixers)
+        self._validate_moe()
+        self._validate_sharing()
+
+    def _validate_mixer_options(self, mixers) -> None:
+        if "sliding_window" in mixers and self.window is None:
+            raise ValueError("ModelConfig.window is required for mixer 'sliding_window' "
+                             "(a positive int: how many positions each token sees)")
+        if self.window is not None:
+            _positive_int("window", self.window)
+        _positive_int("block_size", self.block_size)
+        _positive_int("n_global", self.n_global, minimum=0)
+        for name in ("ssm_d_state", "ssm_expand", "ssm_d_conv"):
+            _positive_int(name, getattr(self, name))
+
+    def _validate_moe(self) -> None:
         if self.mlp not in MLPS:
             raise ValueError(f"ModelConfig.mlp must be one of {list(MLPS)}, got {self.mlp!r}")
+        _positive_int("n_experts", self.n_experts)
+        _positive_int("top_k", self.top_k)
+        if self.top_k > self.n_experts:
+            raise ValueError(f"ModelConfig.top_k ({self.top_k}) must be <= n_experts "
+                             f"({self.n_experts}): allowed 1..{self.n_experts}")
+        cf = self.capacity_factor
+        if cf is not None and (isinstance(cf, bool) or not isinstance(cf, (int, float))
+                               or cf <= 0):
+            raise ValueError(f"ModelConfig.capacity_factor must be None or a number > 0, "
+                             f"got {cf!r}")
+        for name in ("moe_aux_loss_weight", "moe_z_loss_weight"):
+            w = getattr(self, name)
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+                raise ValueError(f"ModelConfig.{name} must be a number >= 0, got {w!r}")
+
+    def _validate_sharing(self) -> None:
+        if self.share_pattern not in SHARE_PATTERNS:
+            raise ValueError(f"ModelConfig.share_pattern must be one of {list(SHARE_PATTERNS)}, "
+                             f"got {self.share_pattern!r}")
+        n = self.n_unique_blocks
+        if n is None:
+            return
+        _positive_int("n_unique_blocks", n)
+        if n > self.n_layer:
+            raise ValueError(f"ModelConfig.n_unique_blocks ({n}) must be <= n_layer "
+                             f"({self.n_layer})")
+        if self.share_pattern == "repeat" and self.n_layer % n:
+            raise ValueError(
+                f"ModelConfig.share_pattern 'repeat' needs n_layer ({self.n_layer}) divisible by "
+                f"n_unique_blocks ({n}); allowed n_unique_blocks: {_divisors(self.n_layer)}"
+            )
+        for layer in range(self.n_layer):
+            first = self.layer_blocks.index(self.layer_blocks[layer])
+            if self.layer_mixer(layer) != self.layer_mixer(first):
+                raise ValueError(
+                    f"layers {first} and {layer} share block {self.layer_blocks[layer]} but "
+                    f"have different mixers ({self.layer_mixer(first)!r}, "
+                    f"{self.layer_mixer(layer)!r}); shared layers need the same mixer"
+                )
 
     @property
     def head_dim(self) -> int:
         return self.d_model // self.n_head
 
     def layer_mixer(self, layer: int) -> str:
-        """The mixer name of block ``layer``."""
+        """The mixer name of layer ``layer``."""
         return self.mixer[layer] if isinstance(self.mixer, tuple) else self.mixer
+
+    @property
+    def layer_blocks(self) -> tuple[int, ...]:
+        """Which unique block each layer runs, e.g. (0, 1, 0, 1) for 2 blocks shared "all"."""
+        n = self.n_unique_blocks or self.n_layer
+        if self.share_pattern == "repeat":
+            return tuple(i // (self.n_layer // n) for i in range(self.n_layer))
+        return tuple(i % n for i in range(self.n_layer))
+
+    @property
+    def ssm_d_inner(self) -> int:
+        """D, the SSM's inner width (ssm_expand · d_model)."""
+        return self.ssm_expand * self.d_model
+
+    @property
+    def ssm_dt_rank(self) -> int:
+        """R, the rank of the SSM's Δ projection: ceil(d_model / 16) as in Mamba."""
+        return -(-self.d_model // 16)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -154,6 +261,11 @@ class ModelConfig:
         if "n_head" in changes and "n_kv_head" not in changes and self.n_kv_head == self.n_head:
             changes["n_kv_head"] = None
         return dataclasses.replace(self, **changes)
+
+
+def _positive_int(name: str, value, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"ModelConfig.{name} must be an int >= {minimum}, got {value!r}")
 
 
 def _divisors(n: int) -> list[int]:

@@ -21,6 +21,15 @@ class SwiGLU(nn.Module):
         self.gate_up = nn.Linear(d_model, 2 * d_ff, bias=False)  # [W_gate; W_up]
         self.down = nn.Linear(d_ff, d_model, bias=False)  # W_down
 
+    @classmethod
+    def from_config(cls, config) -> SwiGLU:
+        return cls(config.d_model, config.d_ff)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
         gate, up = self.gate_up(x).chunk(2, dim=-1)  # 2 × (B, T, d_ff)
         return self.down(F.silu(gate) * up)
+
+    @staticmethod
+    def matmul_weights(config, active: bool = True) -> int:
+        """W_gate, W_up and W_down: 3 · C · d_ff (all active for every token)."""
+        return 3 * config.d_model * config.d_ff

@@ -2,7 +2,8 @@
 
     tokens (B, T)
       -> token embedding                      (B, T, C)
-      -> n_layer × Block (RMSNorm, mixer, RMSNorm, MLP, residual adds)
+      -> n_layer × Block (RMSNorm, mixer, RMSNorm, MLP, residual adds); with weight sharing
+         the layers reuse n_unique_blocks blocks in the order config.layer_blocks gives
       -> final RMSNorm -> LM head             (B, T, V) logits for the next token
 
 Positions enter only through RoPE inside attention; the LM head shares its weight with the
@@ -34,12 +35,17 @@ class SLM(nn.Module):
         self.tok_emb = nn.Embedding(config.vocab_size, config.d_model)
         # Identity when dropout is off: no op at all in the decode loop.
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
-        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
+        # One Block per unique weight set; layer i runs blocks[layer_blocks[i]] (sharing, if any).
+        self.layer_blocks = config.layer_blocks
+        first_layer = [self.layer_blocks.index(j) for j in range(max(self.layer_blocks) + 1)]
+        self.blocks = nn.ModuleList(Block(config, i) for i in first_layer)
         self.norm = RMSNorm(config.d_model, config.norm_eps)
         self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.head.weight = self.tok_emb.weight
         self.rope = RotaryEmbedding(config.head_dim, config.max_seq_len, config.rope_theta)
+        self.aux_loss = None  # auxiliary losses of the last forward (MoE), or None
+        self._aux_layers = [b.mlp for b in self.blocks if hasattr(b.mlp, "aux_loss")]
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -50,7 +56,7 @@ class SLM(nn.Module):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)
         residual_std = 0.02 / math.sqrt(2 * self.config.n_layer)
         for name, p in self.named_parameters():
-            if name.endswith(("mixer.out.weight", "mlp.down.weight")):
+            if name.endswith(("mixer.out.weight", "down.weight")):  # incl. each expert's
                 nn.init.normal_(p, mean=0.0, std=residual_std)
 
     # -- sizes ---------------------------------------------------------------------------------
@@ -82,7 +88,10 @@ class SLM(nn.Module):
                 needs, and V/C times cheaper in the head for long inputs.
 
         Returns:
-            (logits (B, T, V) or (B, 1, V), loss: a scalar tensor or None)
+            (logits (B, T, V) or (B, 1, V), loss: a scalar tensor or None). In training mode
+            the loss includes the layers' auxiliary losses (MoE balancing / z-loss), so
+            ``train`` needs no special case; in eval mode it is the cross-entropy alone (what
+            perplexity measures). Either way the auxiliary part is kept in ``self.aux_loss``.
         """
         _check_ids(idx, self.config, caches)
         if targets is not None:
@@ -97,23 +106,33 @@ class SLM(nn.Module):
         if targets is not None:
             loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
                                    ignore_index=-1)
+            if self.training and self.aux_loss is not None:
+                loss = loss + self.aux_loss
         return logits, loss
 
     def _forward(self, idx: torch.Tensor, caches: list | None, last_only: bool) -> torch.Tensor:
         """The forward pass without input checks (the decode loop calls this every token)."""
+        aux_layers = self._aux_layers
+        for mlp in aux_layers:
+            mlp.aux_loss = None  # each MoE layer sums its losses over this forward's calls
         x = self.dropout(self.tok_emb(idx))  # (B, T, C)
-        for i, block in enumerate(self.blocks):
-            x = block(x, self.rope, None if caches is None else caches[i])
+        for i, j in enumerate(self.layer_blocks):
+            x = self.blocks[j](x, self.rope, None if caches is None else caches[i])
+        losses = [m.aux_loss for m in aux_layers if m.aux_loss is not None]
+        self.aux_loss = sum(losses) if losses else None
         if last_only:
             x = x[:, -1:]  # (B, 1, C)
         return self.head(self.norm(x))  # (B, T, V)
 
     def new_caches(self, batch: int, max_len: int | None = None) -> list:
-        """One empty decode cache (or state) per block, on the model's device and dtype."""
+        """One empty decode cache (or state) per layer, on the model's device and dtype.
+
+        Shared blocks share weights, not caches: every layer keeps its own.
+        """
         max_len = max_len or self.config.max_seq_len
         dtype = self.tok_emb.weight.dtype
-        return [b.mixer.new_cache(batch, max_len, device=self.device, dtype=dtype)
-                for b in self.blocks]
+        return [self.blocks[j].mixer.new_cache(batch, max_len, device=self.device, dtype=dtype)
+                for j in self.layer_blocks]
 
     def generate(self, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,

@@ -1,0 +1,167 @@
+"""A selective state-space layer (Mamba; Gu & Dao 2023, "Linear-Time Sequence Modeling with
+Selective State Spaces").
+
+Glossary (code name -> paper symbol):
+    d_inner  D = ssm_expand · d_model, channels inside the layer
+    d_state  N, state size per channel
+    dt_rank  R = ceil(d_model / 16), rank of the Δ projection
+    A_log    A = -exp(A_log), (D, N): a negative decay rate per channel and state entry
+    delta    Δ = softplus(W_Δ · dt + b_Δ), (B, T, D): the input-dependent step size
+    Bm, Cm   B_t, C_t, (B, T, N): input-dependent input and output matrices ("selective")
+    dA, dBu  Ā_t = exp(Δ_t A), B̄_t u_t = Δ_t B_t u_t: the recurrence discretised (zero-order
+             hold for A, Euler for B, as in the paper's code)
+    h        h_t, (B, D, N): the state
+
+Per channel the layer is a linear recurrence whose coefficients depend on the input:
+
+    h_t = Ā_t ⊙ h_{t-1} + B̄_t u_t,        y_t = C_t · h_t + D_skip ⊙ u_t
+
+A large Δ_t resets the state towards the current input, a small one keeps the past: the model
+chooses per token what to remember. Around it: an input projection to 2D (signal u and gate z),
+a short causal depthwise convolution on u, SiLU, and y ⊙ SiLU(z) projected back to d_model.
+
+Decoding carries h and the last d_conv - 1 inputs of the convolution: constant memory and time
+per token. Training runs :func:`selective_scan`, a chunked parallel scan of the recurrence.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+
+SCAN_CHUNK = 32  # positions scanned in parallel before the carry moves to the next chunk
+
+
+class SSMState:
+    """Decode state of one SSM layer: h (B, D, N) and the convolution's last inputs."""
+
+    def __init__(self, batch: int, d_inner: int, d_state: int, d_conv: int, *, device=None,
+                 dtype=torch.float32):
+        self.h = torch.zeros(batch, d_inner, d_state, device=device, dtype=dtype)
+        self.conv = torch.zeros(batch, d_inner, d_conv - 1, device=device, dtype=dtype)
+        self.length = 0
+
+    def nbytes(self) -> int:
+        return (self.h.numel() + self.conv.numel()) * self.h.element_size()
+
+
+def selective_scan(dA: torch.Tensor, dBu: torch.Tensor, h0: torch.Tensor | None = None,
+                   chunk: int = SCAN_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+    """All states of h_t = dA_t ⊙ h_{t-1} + dBu_t, computed in parallel.
+
+    The step (a, b): h -> a·h + b composes associatively — doing (a1, b1) then (a2, b2) is
+    (a1·a2, a2·b1 + b2) — so a Hillis–Steele scan finds every prefix in log2(c) rounds of
+    whole-tensor operations. It runs inside chunks of c positions at once; a short loop then
+    carries the state from each chunk to the next (T / c small steps). Work O(T log c), only
+    products of decays in (0, 1], so nothing overflows.
+
+    Args:
+        dA, dBu: (B, T, D, N). h0: the state before position 0, (B, D, N), or None for zeros.
+
+    Returns:
+        (h for every position (B, T, D, N), the last state (B, D, N)).
+    """
+    B, T, D, N = dA.shape
+    c = min(chunk, T)
+    nc = -(-T // c)
+    pad = nc * c - T  # padding steps (a=1, b=0) leave the state alone
+    a = F.pad(dA, (0, 0, 0, 0, 0, pad), value=1.0).view(B, nc, c, D, N)
+    b = F.pad(dBu, (0, 0, 0, 0, 0, pad)).view(B, nc, c, D, N)
+    offset = 1
+    while offset < c:  # after this loop a[:, :, t] = Π dA, b[:, :, t] = h with h(chunk start)=0
+        b = torch.cat([b[:, :, :offset], a[:, :, offset:] * b[:, :, :-offset] + b[:, :, offset:]],
+                      dim=2)
+        a = torch.cat([a[:, :, :offset], a[:, :, offset:] * a[:, :, :-offset]], dim=2)
+        offset *= 2
+    h = torch.zeros(B, D, N, dtype=dA.dtype, device=dA.device) if h0 is None else h0
+    starts = []
+    for j in range(nc):  # carry: the state entering chunk j
+        starts.append(h)
+        h = a[:, j, -1] * h + b[:, j, -1]
+    h_all = b + a * torch.stack(starts, dim=1)[:, :, None]  # (B, nc, c, D, N)
+    return h_all.view(B, nc * c, D, N)[:, :T], h
+
+
+class SelectiveSSM(nn.Module):
+    """A Mamba block's mixer. Args: config (uses d_model, ssm_expand, ssm_d_state, ssm_d_conv)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        C, D, N = config.d_model, config.ssm_d_inner, config.ssm_d_state
+        R, K = config.ssm_dt_rank, config.ssm_d_conv
+        self.d_inner, self.d_state, self.d_conv, self.dt_rank = D, N, K, R
+        self.in_proj = nn.Linear(C, 2 * D, bias=False)  # -> u and the gate z
+        self.conv = nn.Conv1d(D, D, K, groups=D)  # depthwise; made causal by left padding
+        self.x_proj = nn.Linear(D, R + 2 * N, bias=False)  # -> dt (R), B_t (N), C_t (N)
+        self.dt_proj = nn.Linear(R, D)  # W_Δ, b_Δ
+        self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32))
+                                  .repeat(D, 1))  # A = -[1, 2, .., N] per channel (S4D-real)
+        self.D_skip = nn.Parameter(torch.ones(D))
+        self.out = nn.Linear(D, C, bias=False)
+        self._init_dt_bias()
+
+    @torch.no_grad()
+    def _init_dt_bias(self, dt_min: float = 1e-3, dt_max: float = 0.1) -> None:
+        """Start Δ log-uniform in [dt_min, dt_max] (Mamba's init): b_Δ = softplus⁻¹(Δ)."""
+        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min))
+                       + math.log(dt_min))
+        self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+
+    def new_cache(self, batch: int, max_len: int, *, device=None, dtype=torch.float32):
+        return SSMState(batch, self.d_inner, self.d_state, self.d_conv, device=device,
+                        dtype=dtype)
+
+    def forward(self, x: torch.Tensor, rope=None, cache: SSMState | None = None) -> torch.Tensor:
+        """x: (B, T, C) -> (B, T, C); ``rope`` is unused (the recurrence knows the order)."""
+        B, T, _ = x.shape
+        u, z = self.in_proj(x).chunk(2, dim=-1)  # (B, T, D) each
+        # Causal convolution: each output sees its K - 1 predecessors, from the state or zeros.
+        u = u.transpose(1, 2)  # (B, D, T)
+        before = cache.conv if cache is not None else u.new_zeros(B, self.d_inner,
+                                                                   self.d_conv - 1)
+        window = torch.cat([before, u], dim=2)  # (B, D, K - 1 + T)
+        u = F.silu(self.conv(window)).transpose(1, 2)  # (B, T, D)
+        dt, Bm, Cm = self.x_proj(u).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
+        delta = F.softplus(self.dt_proj(dt))  # Δ (B, T, D)
+        A = -torch.exp(self.A_log.float())  # (D, N)
+        dA = torch.exp(delta[..., None] * A)  # Ā (B, T, D, N)
+        dBu = delta[..., None] * Bm[:, :, None, :] * u[..., None]  # B̄u (B, T, D, N)
+        h0 = cache.h if cache is not None else None
+        if T == 1 and cache is not None:  # decode: one step of the recurrence
+            h_last = dA[:, 0] * h0 + dBu[:, 0]
+            h_all = h_last[:, None]
+        else:
+            h_all, h_last = selective_scan(dA, dBu, h0)
+        y = (h_all * Cm[:, :, None, :]).sum(-1) + self.D_skip * u  # C_t · h_t + D u, (B, T, D)
+        if cache is not None:
+            cache.h, cache.conv = h_last, window[:, :, -(self.d_conv - 1):] if self.d_conv > 1 \
+                else window[:, :, :0]
+            cache.length += T
+        return self.out(y * F.silu(z))
+
+    # -- the cost -------------------------------------------------------------------------------
+    @staticmethod
+    def matmul_weights(config: ModelConfig) -> int:
+        """W_in (C -> 2D), W_x (D -> R + 2N), W_Δ (R -> D) and W_out (D -> C)."""
+        C, D, N, R = config.d_model, config.ssm_d_inner, config.ssm_d_state, config.ssm_dt_rank
+        return C * 2 * D + D * (R + 2 * N) + R * D + D * C
+
+    @classmethod
+    def token_flops(cls, config: ModelConfig) -> int:
+        """Projections and the depthwise convolution (D · d_conv MACs). The scan itself is
+        elementwise (about 7 · D · N FLOPs per token) and, like norms and activations, outside
+        the matmul-only convention of flops.py."""
+        return 2 * cls.matmul_weights(config) + 2 * config.ssm_d_inner * config.ssm_d_conv
+
+    @staticmethod
+    def sequence_flops(config: ModelConfig, seq_len: int, causal_skip: bool = False) -> int:
+        return 0  # nothing grows with the context
+
+    @staticmethod
+    def decode_flops(config: ModelConfig, context_len: int) -> int:
+        return 0
