@@ -16,7 +16,8 @@ active MLP experts, router, LM head; not the embedding lookup) + 4 x n_head x he
 attention layer (scores and weighted sum; a sliding window uses min(L, window)). A linear-
 attention layer replaces L by head_dim + 1 (its state is head_dim x (head_dim + 1) per head: the
 weighted values and the normaliser); an SSM adds its depthwise convolution (d_inner x d_conv
-MACs) and its elementwise scan is not counted.
+MACs) and its state read-out C_t . h_t (d_inner x d_state MACs); its elementwise state update
+is not counted.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def _layer_ops(a: Arch, mixer: str) -> list[dict]:
                  dispatches=1, cim_ok=True),
             dict(name="ssm_scan", w_elems=scan_mm + a.mixer_other_params("ssm"),
                  w_macs=scan_mm + di * a.ssm_d_conv,  # + the depthwise convolution
+                 a_macs=di * n,  # the read-out C_t . h_t
                  state=a.state_elements_of("ssm"), act=4 * di + 2 * n + r, dispatches=6,
                  cim_ok=True),
             dict(name="ssm_out", w_elems=di * d, w_macs=di * d, act=di + d, dispatches=1,
@@ -206,7 +208,7 @@ def decode_flops_per_token(arch: Arch, context_len: int) -> int:
         elif m == "linear_attention":
             flops += 4 * arch.n_head * arch.head_dim * (arch.head_dim + 1)
         elif m == "ssm":
-            flops += 2 * arch.d_inner * arch.ssm_d_conv
+            flops += 2 * arch.d_inner * (arch.ssm_d_conv + arch.ssm_d_state)
     return int(flops)
 
 

@@ -84,10 +84,25 @@ def _as_ids(name: str, ids, seq_len: int) -> torch.Tensor:
     return ids
 
 
+def _as_mask(name: str, mask, ids: torch.Tensor) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    mask = torch.as_tensor(mask, dtype=torch.bool)
+    if mask.shape != ids.shape:
+        which = "train_ids" if name == "loss_mask" else "val_ids"
+        raise ValueError(f"{name} must have the shape of {which} {tuple(ids.shape)}, got "
+                         f"{tuple(mask.shape)}")
+    return mask
+
+
 def _optimizer(model: SLM, lr: float, weight_decay: float, betas) -> torch.optim.AdamW:
     # Decay matrices only: norm gains are scales, decaying them toward 0 would fight the norm.
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    # A parameter can opt out (the SSM's A_log: a decay rate, not a weight).
+    def decays(p):
+        return p.dim() >= 2 and not getattr(p, "_no_weight_decay", False)
+
+    decay = [p for p in model.parameters() if decays(p)]
+    no_decay = [p for p in model.parameters() if not decays(p)]
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
@@ -95,14 +110,15 @@ def _optimizer(model: SLM, lr: float, weight_decay: float, betas) -> torch.optim
 
 @torch.no_grad()
 def estimate_loss(model: SLM, ids: torch.Tensor, *, batch_size: int, seq_len: int,
-                  batches: int, seed: int = 1234) -> float:
-    """Mean loss over ``batches`` fixed random windows (same windows every call)."""
+                  batches: int, seed: int = 1234, loss_mask: torch.Tensor | None = None) -> float:
+    """Mean loss over ``batches`` fixed random windows (same windows every call); with a
+    ``loss_mask`` aligned with ids, only the targets where it is True count."""
     was_training = model.training
     model.eval()
     g = torch.Generator().manual_seed(seed)
     total = 0.0
     for _ in range(batches):
-        x, y = get_batch(ids, batch_size, seq_len, g)
+        x, y = get_batch(ids, batch_size, seq_len, g, loss_mask)
         _, loss = model(x.to(model.device), y.to(model.device))
         total += loss.item()
     model.train(was_training)
@@ -116,7 +132,7 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
           eval_every: int | None = None, eval_batches: int = 8, seed: int = 0,
           checkpoint_path: str | Path | None = None, checkpoint_every: int | None = None,
           resume: bool = False, tokenizer=None, progress: bool = True,
-          callback=None, loss_mask=None) -> History:
+          callback=None, loss_mask=None, val_loss_mask=None) -> History:
     """Train ``model`` in place on next-token prediction.
 
     Args:
@@ -137,7 +153,8 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
         callback: called as callback(step, history) after every step (e.g. a live plot).
         loss_mask: optional bool tensor aligned with train_ids: only targets where it is True
             count in the training loss (e.g. answers but not prompts, as in instruction
-            tuning). Validation always scores every token.
+            tuning).
+        val_loss_mask: the same for val_ids (default: validation scores every token).
 
     Returns:
         a :class:`History`.
@@ -159,13 +176,12 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs the checkpoint_path to resume from")
     train_ids = _as_ids("train_ids", train_ids, seq_len)
-    if loss_mask is not None:
-        loss_mask = torch.as_tensor(loss_mask, dtype=torch.bool)
-        if loss_mask.shape != train_ids.shape:
-            raise ValueError(f"loss_mask must have the shape of train_ids {tuple(train_ids.shape)}"
-                             f", got {tuple(loss_mask.shape)}")
+    loss_mask = _as_mask("loss_mask", loss_mask, train_ids)
     if val_ids is not None:
         val_ids = _as_ids("val_ids", val_ids, seq_len)
+        val_loss_mask = _as_mask("val_loss_mask", val_loss_mask, val_ids)
+    elif val_loss_mask is not None:
+        raise ValueError("val_loss_mask needs val_ids to go with it")
     warmup = max(1, steps // 20) if warmup is None else warmup
     if eval_every is None:
         eval_every = max(1, steps // 10)
@@ -208,7 +224,8 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
         if val_ids is not None and ((step + 1) % eval_every == 0 or last):
             history.val_steps.append(step + 1)
             history.val_loss.append(estimate_loss(model, val_ids, batch_size=batch_size,
-                                                  seq_len=seq_len, batches=eval_batches))
+                                                  seq_len=seq_len, batches=eval_batches,
+                                                  loss_mask=val_loss_mask))
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")

@@ -60,8 +60,8 @@ def test_window_linear_moe_and_ssm_flops():
         mixer="ssm",
     )
     # d_inner 64, d_state 16, dt_rank 2: in 32*128, x 64*(2+32), dt 2*64, out 64*32, head 320,
-    # and the depthwise convolution 64 * 4.
-    mm = 32 * 128 + 64 * 34 + 2 * 64 + 64 * 32 + 320 + 64 * 4
+    # the depthwise convolution 64 * 4 and the read-out C . h, 64 * 16.
+    mm = 32 * 128 + 64 * 34 + 2 * 64 + 64 * 32 + 320 + 64 * 4 + 64 * 16
     assert decode_flops_per_token(ssm, 123) == 2 * mm
     for arch, ctx in ((win, 10), (lin, 99), (moe, 7), (ssm, 5)):
         r = hm.simulate(arch, MEM_ONLY, context_len=ctx)

@@ -21,7 +21,8 @@ chooses per token what to remember. Around it: an input projection to 2D (signal
 a short causal depthwise convolution on u, SiLU, and y ⊙ SiLU(z) projected back to d_model.
 
 Decoding carries h and the last d_conv - 1 inputs of the convolution: constant memory and time
-per token. Training runs :func:`selective_scan`, a chunked parallel scan of the recurrence.
+per token. Training runs the same recurrence over the whole sequence in :func:`selective_scan`;
+:func:`parallel_scan` is the parallel form GPUs use, kept here to compare.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from torch import nn
 
 from .config import ModelConfig
 
-SCAN_CHUNK = 32  # positions scanned in parallel before the carry moves to the next chunk
+SCAN_CHUNK = 32  # parallel_scan: positions scanned at once before the carry moves on
 
 
 class SSMState:
@@ -50,15 +51,44 @@ class SSMState:
         return (self.h.numel() + self.conv.numel()) * self.h.element_size()
 
 
-def selective_scan(dA: torch.Tensor, dBu: torch.Tensor, h0: torch.Tensor | None = None,
-                   chunk: int = SCAN_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
-    """All states of h_t = dA_t ⊙ h_{t-1} + dBu_t, computed in parallel.
+def selective_scan(delta: torch.Tensor, A: torch.Tensor, Bm: torch.Tensor, C: torch.Tensor,
+                   u: torch.Tensor, h0: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run h_t = exp(Δ_t A) ⊙ h_{t-1} + Δ_t B_t u_t over the sequence; read out y_t = C_t · h_t.
+
+    A loop over time whose steps are whole-batch tensor operations on (B, D, N). Each step
+    discretises its own Ā_t and B̄_t u_t, so the (B, T, D, N) tensors are never built: the work
+    stays in the CPU cache. On a CPU this beats :func:`parallel_scan`, which does log2(c) times
+    the work and streams (B, T, D, N) tensors through memory several times (lab 05 measures
+    both). ``unbind`` splits the inputs once, so the backward pass stacks the per-step
+    gradients once instead of building a full-size zero tensor per step.
+
+    Args:
+        delta: Δ, (B, T, D). A: (D, N), negative. Bm, C: B_t and C_t, (B, T, N).
+        u: the input, (B, T, D). h0: state before position 0, (B, D, N), or None for zeros.
+
+    Returns:
+        (y (B, T, D) without the D-skip, the last state (B, D, N)).
+    """
+    B, T, D = u.shape
+    h = u.new_zeros(B, D, A.shape[1]) if h0 is None else h0
+    ys = []
+    steps = zip(delta.unbind(1), (delta * u).unbind(1), Bm.unbind(1), C.unbind(1))
+    for d_t, du_t, b_t, c_t in steps:
+        h = torch.exp(d_t[:, :, None] * A) * h + du_t[:, :, None] * b_t[:, None, :]  # (B, D, N)
+        ys.append(torch.bmm(h, c_t[:, :, None]).squeeze(-1))  # C_t · h_t, (B, D)
+    return torch.stack(ys, dim=1), h
+
+
+def parallel_scan(dA: torch.Tensor, dBu: torch.Tensor, h0: torch.Tensor | None = None,
+                  chunk: int = SCAN_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+    """All states of h_t = dA_t ⊙ h_{t-1} + dBu_t, computed in parallel (what GPUs do).
 
     The step (a, b): h -> a·h + b composes associatively — doing (a1, b1) then (a2, b2) is
     (a1·a2, a2·b1 + b2) — so a Hillis–Steele scan finds every prefix in log2(c) rounds of
     whole-tensor operations. It runs inside chunks of c positions at once; a short loop then
-    carries the state from each chunk to the next (T / c small steps). Work O(T log c), only
-    products of decays in (0, 1], so nothing overflows.
+    carries the state from each chunk to the next (T / c small steps). Depth O(log c + T / c)
+    instead of T, work O(T log c); only products of decays in (0, 1], so nothing overflows.
 
     Args:
         dA, dBu: (B, T, D, N). h0: the state before position 0, (B, D, N), or None for zeros.
@@ -78,7 +108,7 @@ def selective_scan(dA: torch.Tensor, dBu: torch.Tensor, h0: torch.Tensor | None 
                       dim=2)
         a = torch.cat([a[:, :, :offset], a[:, :, offset:] * a[:, :, :-offset]], dim=2)
         offset *= 2
-    h = torch.zeros(B, D, N, dtype=dA.dtype, device=dA.device) if h0 is None else h0
+    h = dA.new_zeros(B, D, N) if h0 is None else h0
     starts = []
     for j in range(nc):  # carry: the state entering chunk j
         starts.append(h)
@@ -101,6 +131,7 @@ class SelectiveSSM(nn.Module):
         self.dt_proj = nn.Linear(R, D)  # W_Δ, b_Δ
         self.A_log = nn.Parameter(torch.log(torch.arange(1, N + 1, dtype=torch.float32))
                                   .repeat(D, 1))  # A = -[1, 2, .., N] per channel (S4D-real)
+        self.A_log._no_weight_decay = True  # a decay rate, not a weight (as in Mamba)
         self.D_skip = nn.Parameter(torch.ones(D))
         self.out = nn.Linear(D, C, bias=False)
         self._init_dt_bias()
@@ -129,18 +160,12 @@ class SelectiveSSM(nn.Module):
         dt, Bm, Cm = self.x_proj(u).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = F.softplus(self.dt_proj(dt))  # Δ (B, T, D)
         A = -torch.exp(self.A_log.float())  # (D, N)
-        dA = torch.exp(delta[..., None] * A)  # Ā (B, T, D, N)
-        dBu = delta[..., None] * Bm[:, :, None, :] * u[..., None]  # B̄u (B, T, D, N)
         h0 = cache.h if cache is not None else None
-        if T == 1 and cache is not None:  # decode: one step of the recurrence
-            h_last = dA[:, 0] * h0 + dBu[:, 0]
-            h_all = h_last[:, None]
-        else:
-            h_all, h_last = selective_scan(dA, dBu, h0)
-        y = (h_all * Cm[:, :, None, :]).sum(-1) + self.D_skip * u  # C_t · h_t + D u, (B, T, D)
+        y, h_last = selective_scan(delta, A, Bm, Cm, u, h0)  # (B, T, D); one step when decoding
+        y = y + self.D_skip * u  # the skip path D ⊙ u
         if cache is not None:
-            cache.h, cache.conv = h_last, window[:, :, -(self.d_conv - 1):] if self.d_conv > 1 \
-                else window[:, :, :0]
+            cache.h = h_last
+            cache.conv = window[:, :, window.shape[2] - (self.d_conv - 1):]  # last K - 1 inputs
             cache.length += T
         return self.out(y * F.silu(z))
 
@@ -153,10 +178,12 @@ class SelectiveSSM(nn.Module):
 
     @classmethod
     def token_flops(cls, config: ModelConfig) -> int:
-        """Projections and the depthwise convolution (D · d_conv MACs). The scan itself is
-        elementwise (about 7 · D · N FLOPs per token) and, like norms and activations, outside
-        the matmul-only convention of flops.py."""
-        return 2 * cls.matmul_weights(config) + 2 * config.ssm_d_inner * config.ssm_d_conv
+        """Projections, the depthwise convolution (D · d_conv MACs) and the read-out C_t · h_t
+        (a D × N matrix-vector product, D · N MACs). The state update itself is elementwise
+        (about 5 · D · N FLOPs per token) and, like norms and activations, outside the
+        matmul-only convention of flops.py."""
+        D = config.ssm_d_inner
+        return 2 * cls.matmul_weights(config) + 2 * D * (config.ssm_d_conv + config.ssm_d_state)
 
     @staticmethod
     def sequence_flops(config: ModelConfig, seq_len: int, causal_skip: bool = False) -> int:
