@@ -101,8 +101,8 @@ class MoE(nn.Module):
             "kept_per_expert": torch.bincount(top_i[kept], minlength=E).detach(),
             "dropped": int((~kept).sum()),
             "capacity": cap,
-            "balance_loss": float(balance),
-            "z_loss": float(z),
+            "balance_loss": float(balance.detach()),
+            "z_loss": float(z.detach()),
             "top_experts": top_i.view(*shape[:-1], k).detach(),  # (B, T, k)
             "gates": gates.view(*shape[:-1], k).detach(),
         }
