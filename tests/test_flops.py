@@ -62,3 +62,42 @@ def test_training_flops_are_three_forwards_and_weights_count_the_head():
         forward_flops(c, 0, 8)
     with pytest.raises(TypeError):
         forward_flops("gpt", 1, 8)
+
+
+VARIANTS = [
+    dict(mixer="sliding_window", window=8),
+    dict(mixer="block_sparse", block_size=8, n_global=3),
+    dict(mixer="linear_attention"),
+    dict(mixer="ssm"),
+    dict(mlp="moe", n_experts=4, top_k=2),
+    dict(n_layer=4, n_unique_blocks=2, share_pattern="repeat"),
+    dict(n_layer=3, mixer=["ssm", "attention", "sliding_window"], window=8),
+]
+
+
+@pytest.mark.parametrize("changes", VARIANTS)
+@pytest.mark.parametrize("T", [5, 40])
+def test_every_mixer_mlp_and_sharing_matches_the_torch_counter(changes, T):
+    c = ModelConfig(**{**CONFIGS[0], "n_kv_head": 2, **changes})
+    m = SLM(c).eval()
+    x = torch.randint(0, c.vocab_size, (2, T))
+    with torch.no_grad():
+        assert forward_flops(c, 2, T) == counted(lambda: m(x))
+        caches = m.new_caches(1)
+        m(x[:1], caches=caches)
+        step = x[:1, :1]
+        assert decode_flops_per_token(c, T + 1) == counted(lambda: m(step, caches=caches))
+
+
+def test_causal_skip_counts_the_pairs_each_pattern_keeps():
+    from slmlab.model import BlockSparseAttention, SlidingWindowAttention, token_flops
+
+    base = ModelConfig(**CONFIGS[0])
+    per_pair = 4 * base.n_head * base.head_dim * base.n_layer  # Q·Kᵀ and weights·V, all layers
+    for cls, changes in ((SlidingWindowAttention, dict(mixer="sliding_window", window=8)),
+                         (BlockSparseAttention, dict(mixer="block_sparse", block_size=8))):
+        c = base.replace(**changes)
+        pos = torch.arange(50)
+        pairs = int(cls.allowed(c, pos, pos).sum())  # counted from the pattern itself
+        attention = forward_flops(c, 1, 50, causal_skip=True) - 50 * token_flops(c)
+        assert attention == pairs * per_pair

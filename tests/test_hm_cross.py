@@ -42,3 +42,32 @@ def test_flops_and_params_match_slmlab():
         slm = model.SLM(cfg)
         assert arch.num_params() == slm.num_params()
         assert Arch.from_slm(slm).num_params() == arch.num_params()
+
+
+@pytest.mark.parametrize("changes", [
+    dict(mixer="sliding_window", window=16),
+    dict(mixer="linear_attention"),
+    dict(mixer="ssm"),
+    dict(mixer=["ssm", "attention", "ssm"], n_layer=3),
+    dict(mlp="moe", n_experts=4, top_k=2),
+    dict(n_layer=4, n_unique_blocks=2),
+])
+def test_efficient_variants_match_slmlab(changes):
+    model = pytest.importorskip("slmlab.model")
+    cfg = model.ModelConfig(**{**dict(vocab_size=96, n_layer=2, n_head=4, n_kv_head=2,
+                                      d_model=64, max_seq_len=64), **changes})
+    arch = Arch.from_slm(cfg)
+    assert arch.num_params() == model.SLM(cfg).num_params()
+    for ctx in (1, 10, 64):
+        assert decode_flops_per_token(arch, ctx) == model.decode_flops_per_token(cfg, ctx)
+
+
+def test_block_sparse_reads_as_its_widest_window():
+    model = pytest.importorskip("slmlab.model")
+    cfg = model.ModelConfig(vocab_size=96, n_layer=2, n_head=4, d_model=64, max_seq_len=256,
+                            mixer="block_sparse", block_size=16, n_global=4)
+    arch = Arch.from_slm(cfg)
+    assert arch.window == 2 * 16 + 4
+    # hardware_model's window is an upper bound on what slmlab's decode step reads.
+    for ctx in (1, 20, 100, 256):
+        assert decode_flops_per_token(arch, ctx) >= model.decode_flops_per_token(cfg, ctx)

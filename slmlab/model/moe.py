@@ -34,6 +34,24 @@ from .config import ModelConfig
 from .mlp import SwiGLU
 
 
+def balance_loss(probs: torch.Tensor, top_i: torch.Tensor, n_experts: int) -> torch.Tensor:
+    """Switch load-balancing loss E · Σ_e f_e · P_e.
+
+    Args:
+        probs: router probabilities (N, E). top_i: chosen experts (N, k). n_experts: E.
+
+    f_e counts assignments (all k choices of every token) before any dropping, so it sums to 1;
+    the loss is 1 when P is uniform, E when every token goes to one expert with probability 1.
+    """
+    f = torch.bincount(top_i.flatten(), minlength=n_experts).float() / top_i.numel()
+    return n_experts * (f * probs.mean(dim=0)).sum()
+
+
+def z_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Router z-loss: mean over tokens of logsumexp(logits)², (N, E) -> scalar."""
+    return torch.logsumexp(logits, dim=-1).pow(2).mean()
+
+
 class MoE(nn.Module):
     """Top-k mixture of SwiGLU experts. Args: config (d_model, d_ff, n_experts, top_k, ...)."""
 
@@ -82,22 +100,19 @@ class MoE(nn.Module):
         kept = kept.view(k, N).t()  # (N, k)
 
         out = torch.zeros_like(x)
-        for e, expert in enumerate(self.experts):
+        for e, expert in enumerate(self.experts):  # each expert runs on its tokens only
             token, slot = torch.nonzero((top_i == e) & kept, as_tuple=True)
             if token.numel() == 0:
                 continue
-            y = expert(x[token]) * gates[token, slot, None].to(x.dtype)
-            out = out.index_add(0, token, y)
+            y = expert(x[token]) * gates[token, slot, None].to(x.dtype)  # (n_e, C)
+            out.index_add_(0, token, y)
 
         # Auxiliary losses and statistics.
-        routed = onehot.sum(dim=0).float()  # assignments per expert (before dropping)
-        f = routed / (N * k)
-        balance = E * (f * probs.mean(dim=0)).sum()
-        z = torch.logsumexp(logits, dim=-1).pow(2).mean()
+        balance, z = balance_loss(probs, top_i, E), z_loss(logits)
         loss = self.aux_weight * balance + self.z_weight * z
         self.aux_loss = loss if self.aux_loss is None else self.aux_loss + loss
         self.stats = {
-            "tokens_per_expert": routed.detach(),  # (E,) routed assignments
+            "tokens_per_expert": onehot.sum(dim=0).detach(),  # (E,) before dropping
             "kept_per_expert": torch.bincount(top_i[kept], minlength=E).detach(),
             "dropped": int((~kept).sum()),
             "capacity": cap,
