@@ -9,6 +9,10 @@
                (d_model/layers/heads/SwiGLU hidden: 288/6/6/768, 512/8/8/1376,
                768/12/12/2048; vocab 32000; 256 new tokens from a 3-token prompt; batch 1;
                random weights)
+    mixers     per token mixer (one layer, d_model 128, 4 heads; window 256, block 128 + 16
+               global tokens): forward time against sequence length 256 -> 4096 with the
+               fitted exponent k (time ∝ T^k over T >= 1024), and decode time per token at
+               context 256 and 4096 with the cache or state size (one-layer model incl. head)
     hardware   design points per second of hardware_model's sweep, simulate() calls/s, and
                the widgets' update latency (Python side: recompute + write into the figure)
 
@@ -27,12 +31,15 @@ import time
 
 import torch
 
-from .model import SLM, ModelConfig
+from . import scaling
+from .model import MIXERS, SLM, ModelConfig
 
 TRAIN_SHAPES = {
     "a": dict(n_layer=4, n_head=4, d_model=128, seq_len=64, batch=12),
     "b": dict(n_layer=6, n_head=6, d_model=384, seq_len=256, batch=8),
 }
+MIXER_LENGTHS = (256, 512, 1024, 2048, 4096)
+MIXER_CONTEXTS = (256, 4096)
 DECODE_SHAPES = {
     "288/6/6": dict(d_model=288, n_layer=6, n_head=6, d_ff=768),
     "512/8/8": dict(d_model=512, n_layer=8, n_head=8, d_ff=1376),
@@ -92,6 +99,23 @@ def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
     return _summary(new_tokens, _timed(run, repeats))
 
 
+def bench_mixers(*, lengths=MIXER_LENGTHS, contexts=MIXER_CONTEXTS, repeats: int = 3,
+                 fit_from: int = 1024) -> dict:
+    """Forward time against length (+ fitted exponent) and decode cost, for every mixer."""
+    out = {}
+    for mixer in MIXERS:
+        config = scaling.mixer_config(mixer)
+        times = [scaling.forward_time(config, n, repeats=repeats) for n in lengths]
+        row = {"forward_s": dict(zip(map(str, lengths), times)),
+               "exponent": scaling.fit_exponent(lengths, times, fit_from)}
+        for ctx in contexts:
+            seconds, nbytes = scaling.decode_time_per_token(config, ctx, repeats=repeats)
+            row[f"decode_ms_at_{ctx}"] = 1000 * seconds
+            row[f"cache_bytes_at_{ctx}"] = nbytes
+        out[mixer] = row
+    return out
+
+
 def bench_hardware(quick: bool) -> dict:
     from hardware_model import bench as hm_bench
     from hardware_model import widgets
@@ -119,6 +143,11 @@ def run(quick: bool = False) -> dict:
         row["kv_cache_bf16"] = bench_decode(name, new_tokens=new_tokens, repeats=repeats,
                                             dtype=torch.bfloat16)
         results["decode_tokens_per_s"][name] = row
+    if quick:
+        results["mixers"] = bench_mixers(lengths=(64, 128), contexts=(32, 64), repeats=1,
+                                         fit_from=64)
+    else:
+        results["mixers"] = bench_mixers()
     results["hardware_model"] = bench_hardware(quick)
     return results
 
@@ -139,6 +168,18 @@ def format_table(results: dict) -> str:
         lines.append(f"  {name:<10} KV cache {rate(row['kv_cache'])}   "
                      f"no cache {row['no_cache']['median']:,.0f}   "
                      f"bf16 + cache {row['kv_cache_bf16']['median']:,.0f}")
+    mixers = results.get("mixers", {})
+    if mixers:
+        first = next(iter(mixers.values()))
+        lengths = list(first["forward_s"])
+        contexts = [k.rsplit("_", 1)[1] for k in first if k.startswith("decode_ms_at_")]
+        lines += ["", "mixers: forward ms at T = " + " / ".join(lengths) + ";  exponent k;  "
+                  "decode ms/token and cache KiB at context " + " / ".join(contexts)]
+        for name, row in mixers.items():
+            fwd = " / ".join(f"{1000 * t:.1f}" for t in row["forward_s"].values())
+            dec = " / ".join(f"{row[f'decode_ms_at_{c}']:.2f} ms "
+                             f"{row[f'cache_bytes_at_{c}'] / 1024:,.0f} KiB" for c in contexts)
+            lines.append(f"  {name:<17} {fwd:<36} k={row['exponent']:.2f}   {dec}")
     lines += ["", "hardware_model"]
     for key, value in results.get("hardware_model", {}).items():
         shown = f"{value:,.1f}" if isinstance(value, (int, float)) else value

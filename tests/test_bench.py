@@ -24,5 +24,14 @@ def test_quick_bench_reports_every_figure(tmp_path, capsys, monkeypatch):
         assert row["kv_cache"]["median"] > 0 and row["no_cache"]["median"] > 0
     assert results["hardware_model"]["sweep_points_per_s"] > 0
     assert results["hardware_model"]["explorer_update_ms"] > 0
+    for mixer in ("attention", "sliding_window", "block_sparse", "linear_attention", "ssm"):
+        row = results["mixers"][mixer]
+        assert all(t > 0 for t in row["forward_s"].values()) and row["decode_ms_at_64"] > 0
+    # Caches that grow with the context and states that do not:
+    mixers = results["mixers"]
+    assert mixers["attention"]["cache_bytes_at_64"] > mixers["attention"]["cache_bytes_at_32"]
+    for fixed in ("linear_attention", "ssm"):
+        assert mixers[fixed]["cache_bytes_at_64"] == mixers[fixed]["cache_bytes_at_32"]
+    # (the ring buffer grows only until it holds a whole window: 256 positions here)
     out = capsys.readouterr().out
-    assert "training tokens/s" in out and "greedy decode" in out
+    assert "training tokens/s" in out and "greedy decode" in out and "exponent" in out
