@@ -238,3 +238,21 @@ def test_every_mixer_trains_a_step_and_the_loss_falls():
             opt.step()
             losses.append(loss.item())
         assert losses[-1] < losses[0], mixer
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
+def test_every_mixer_runs_in_bfloat16_close_to_float32(mixer):
+    torch.manual_seed(9)
+    model = SLM(small(mixer=mixer)).eval()
+    x = torch.randint(0, 40, (1, 30))
+    ref, _ = model(x)
+    half = model.to(torch.bfloat16)
+    logits, _ = half(x)
+    assert logits.dtype == torch.bfloat16
+    assert (logits.float() - ref).abs().max() < 0.05 * ref.abs().max()
+    out = half.generate(x[0, :3], 10, temperature=0)
+    assert out.shape == (13,)
+    if mixer == "ssm":  # the recurrence keeps float32 even in a bfloat16 model
+        caches = half.new_caches(1)
+        half(x[:, :4], caches=caches)
+        assert caches[0].h.dtype == torch.float32

@@ -39,16 +39,18 @@ SCAN_CHUNK = 32  # parallel_scan: positions scanned at once before the carry mov
 
 
 class SSMState:
-    """Decode state of one SSM layer: h (B, D, N) and the convolution's last inputs."""
+    """Decode state of one SSM layer: h (B, D, N), at least float32, and the convolution's last
+    inputs (in the model's dtype)."""
 
     def __init__(self, batch: int, d_inner: int, d_state: int, d_conv: int, *, device=None,
                  dtype=torch.float32):
-        self.h = torch.zeros(batch, d_inner, d_state, device=device, dtype=dtype)
+        wide = torch.promote_types(dtype, torch.float32)
+        self.h = torch.zeros(batch, d_inner, d_state, device=device, dtype=wide)
         self.conv = torch.zeros(batch, d_inner, d_conv - 1, device=device, dtype=dtype)
         self.length = 0
 
     def nbytes(self) -> int:
-        return (self.h.numel() + self.conv.numel()) * self.h.element_size()
+        return self.h.numel() * self.h.element_size() + self.conv.numel() * self.conv.element_size()
 
 
 def selective_scan(delta: torch.Tensor, A: torch.Tensor, Bm: torch.Tensor, C: torch.Tensor,
@@ -163,10 +165,14 @@ class SelectiveSSM(nn.Module):
             u = F.silu(self.conv(window)).transpose(1, 2)  # (B, T, D)
         dt, Bm, Cm = self.x_proj(u).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = F.softplus(self.dt_proj(dt))  # Δ (B, T, D)
-        A = -torch.exp(self.A_log.float())  # (D, N)
+        A = -torch.exp(self.A_log)  # (D, N)
         h0 = cache.h if cache is not None else None
-        y, h_last = selective_scan(delta, A, Bm, Cm, u, h0)  # (B, T, D); one step when decoding
-        y = y + self.D_skip * u  # the skip path D ⊙ u
+        # The recurrence runs in at least float32 whatever the weights' dtype: a decay applied
+        # thousands of times over needs the precision (Mamba does the same).
+        wide = torch.promote_types(x.dtype, torch.float32)
+        delta, Bm, Cm, uw = (t.to(wide) for t in (delta, Bm, Cm, u))
+        y, h_last = selective_scan(delta, A.to(wide), Bm, Cm, uw, h0)
+        y = (y + self.D_skip.to(wide) * uw).to(x.dtype)  # + the skip path D ⊙ u, (B, T, D)
         if cache is not None:
             cache.h = h_last
             cache.conv = window[:, :, window.shape[2] - (self.d_conv - 1):]  # last K - 1 inputs
