@@ -188,7 +188,7 @@ def test_combine_that_only_works_on_the_first_inputs_fails_in_the_scan():
 
 
 # -- exercise 4: decode memory of a hybrid -----------------------------------------------------
-def decode_cache_bytes(config, context_len, bytes_per_value):
+def decode_cache_bytes(config, context_len):
     values = 0
     for layer in range(config.n_layer):
         if config.layer_mixer(layer) == "attention":
@@ -197,7 +197,7 @@ def decode_cache_bytes(config, context_len, bytes_per_value):
         else:
             d_inner = config.ssm_expand * config.d_model
             values += d_inner * config.ssm_d_state + d_inner * (config.ssm_d_conv - 1)
-    return values * bytes_per_value
+    return values * 4  # float32
 
 
 def test_decode_cache_bytes_correct_passes(capsys):
@@ -212,11 +212,11 @@ def test_decode_cache_bytes_by_hand():
                          mixer=("ssm", "ssm", "attention", "ssm"))
     ssm = 64 * 16 + 64 * 3
     attention = 2 * 4 * 8 * 96
-    assert decode_cache_bytes(config, 96, 4) == (3 * ssm + attention) * 4
+    assert decode_cache_bytes(config, 96) == (3 * ssm + attention) * 4
 
 
 def counting(**kw):
-    def fn(config, context_len, bytes_per_value):
+    def fn(config, context_len):
         values = 0
         for layer in range(config.n_layer):
             attention = config.layer_mixer(layer) == "attention" or kw.get("all_attention")
@@ -229,7 +229,7 @@ def counting(**kw):
                 per_token = context_len if kw.get("grows") else 1
                 values += d_inner * config.ssm_d_state * per_token
                 values += 0 if kw.get("no_conv") else d_inner * (config.ssm_d_conv - 1)
-        return values * (1 if kw.get("no_bytes") else bytes_per_value)
+        return values * (1 if kw.get("no_bytes") else 4)
     return fn
 
 
@@ -240,9 +240,9 @@ def counting(**kw):
     (counting(query_heads=True), "not the query heads"),
     (counting(all_attention=True), "only the attention layers"),
     (counting(no_ssm=True), "SSM layers hold memory"),
-    (counting(no_bytes=True), "bytes_per_value"),
-    (lambda c, n, b: 12345, "times the right value"),
-    (lambda c, n, b: 1.5, "whole number"),
+    (counting(no_bytes=True), "4 bytes"),
+    (lambda c, n: 12345, "times the right value"),
+    (lambda c, n: 1.5, "whole number"),
 ])
 def test_decode_cache_bytes_mistakes_get_their_hint(fn, hint):
     fails(checks.check_decode_cache_bytes, fn, hint)

@@ -191,7 +191,7 @@ def check_combine(fn) -> None:
 
 
 # -- exercise 4: decode memory of a hybrid -----------------------------------------------------
-def _cache_variant(config: ModelConfig, context_len: int, nbytes: int, *, kv_factor=2,
+def _cache_variant(config: ModelConfig, context_len: int, *, nbytes=4, kv_factor=2,
                    kv_heads=None, conv=True, state_per_token=False, all_attention=False,
                    ssm_layers=True) -> int:
     """Decode memory with one of the usual slips (the defaults give the right count)."""
@@ -208,24 +208,25 @@ def _cache_variant(config: ModelConfig, context_len: int, nbytes: int, *, kv_fac
 
 
 def check_decode_cache_bytes(fn) -> None:
-    """Exercise: ``fn(config, context_len, bytes_per_value)`` is the memory the decode caches of
-    a model with "attention" and "ssm" layers hold after ``context_len`` tokens (batch 1)."""
+    """Exercise: ``fn(config, context_len)`` is the memory, in bytes, that the float32 decode
+    caches of a model with "attention" and "ssm" layers hold after ``context_len`` tokens
+    (batch 1)."""
     shapes = [
-        (dict(mixer=("ssm", "ssm", "attention", "ssm")), 96, 4, "the hybrid [ssm, ssm, "
-         "attention, ssm], 96 tokens, fp32"),
-        (dict(mixer="ssm", ssm_d_state=8, ssm_expand=1, ssm_d_conv=3), 200, 2,
-         "all-SSM, d_state 8, expand 1, d_conv 3, 200 tokens, bf16"),
-        (dict(mixer=("attention", "ssm", "attention", "ssm"), n_kv_head=2), 50, 4,
-         "[attention, ssm, attention, ssm] with 2 K/V heads, 50 tokens, fp32"),
+        (dict(mixer=("ssm", "ssm", "attention", "ssm")), 96,
+         "the hybrid [ssm, ssm, attention, ssm], 96 tokens"),
+        (dict(mixer="ssm", ssm_d_state=8, ssm_expand=1, ssm_d_conv=3), 200,
+         "all-SSM, d_state 8, expand 1, d_conv 3, 200 tokens"),
+        (dict(mixer=("attention", "ssm", "attention", "ssm"), n_kv_head=2), 50,
+         "[attention, ssm, attention, ssm] with 2 K/V heads, 50 tokens"),
     ]
-    for changes, context_len, nbytes, context in shapes:
+    for changes, context_len, context in shapes:
         config = ModelConfig(vocab_size=11, n_layer=4, n_head=4, d_model=32,
                              max_seq_len=256, **changes)
         torch.manual_seed(0)
-        model = SLM(config).to(torch.float32 if nbytes == 4 else torch.bfloat16)
+        model = SLM(config)  # float32
         expected = sum(cache.nbytes() for cache in model.new_caches(1, context_len))
-        answer = _int_answer(fn, "decode_cache_bytes", config, context_len, nbytes)
-        slip = partial(_cache_variant, config, context_len, nbytes)
+        answer = _int_answer(fn, "decode_cache_bytes", config, context_len)
+        slip = partial(_cache_variant, config, context_len)
         _match_int(answer, expected, {
             "an SSM layer also keeps the convolution's last d_conv - 1 inputs per channel: "
             "D·(d_conv - 1) values besides the D·N state.": slip(conv=False),
@@ -239,6 +240,6 @@ def check_decode_cache_bytes(fn) -> None:
             "state (config.layer_mixer(i) says which is which).": slip(all_attention=True),
             "the SSM layers hold memory too: D·N state values plus D·(d_conv - 1) convolution "
             "inputs each.": slip(ssm_layers=False),
-            "multiply by bytes_per_value.": _cache_variant(config, context_len, 1),
+            "that is a count of values; each float32 value takes 4 bytes.": slip(nbytes=1),
         }, context)
     print("Correct: your byte count matches what SLM.new_caches allocates.")
