@@ -68,6 +68,7 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        self.config = config
         self.n_head, self.n_kv_head = config.n_head, config.n_kv_head
         self.head_dim = config.head_dim
         qkv_out = (config.n_head + 2 * config.n_kv_head) * config.head_dim
@@ -108,11 +109,56 @@ class CausalSelfAttention(nn.Module):
             enable_gqa=self.n_kv_head != self.n_head,
         )
 
+    def attend_blockwise(self, q, k, v, block: int, n_global: int = 0) -> torch.Tensor:
+        """Attention computed block by block, for patterns that only reach back one block.
+
+        The T queries are cut into blocks of ``block`` positions; each block is one SDPA call
+        against the keys of the previous and its own block (plus, with ``n_global``, the first
+        n_global keys of the sequence), masked by :meth:`pattern`. T·2b work instead of T².
+
+        Args:
+            q: (B, H, T, d). k, v: (B, Hkv, T, d). block: b. n_global: G.
+
+        Returns:
+            (B, H, T, d).
+        """
+        B, H, T, d = q.shape
+        b, nb = block, -(-T // block)  # blocks, the last one padded
+        pad = nb * b - T
+        q = F.pad(q, (0, 0, 0, pad)).unflatten(2, (nb, b))  # (B, H, nb, b, d)
+        keys, values = (_previous_and_own(t, b, nb, pad) for t in (k, v))  # (B, Hkv, nb, 2b, d)
+        n = torch.arange(nb, device=q.device)[:, None]
+        q_pos = n * b + torch.arange(b, device=q.device)  # (nb, b)
+        k_pos = (n - 1) * b + torch.arange(2 * b, device=q.device)  # (nb, 2b); block -1 < 0
+        mask = (k_pos[:, None, :] >= 0) & self.pattern(self.config, q_pos[:, :, None],
+                                                      k_pos[:, None, :])  # (nb, b, 2b)
+        if n_global:
+            g = min(n_global, T)
+            keys = torch.cat([k[:, :, None, :g].expand(-1, -1, nb, -1, -1), keys], dim=3)
+            values = torch.cat([v[:, :, None, :g].expand(-1, -1, nb, -1, -1), values], dim=3)
+            # A global key counts only where it is not already one of the block's local keys.
+            first_local = (n - 1) * b  # (nb, 1)
+            glob = torch.arange(g, device=q.device) < first_local  # (nb, g)
+            mask = torch.cat([glob[:, None, :].expand(nb, b, g), mask], dim=2)
+        y = self.sdpa(
+            q.transpose(1, 2).flatten(0, 1),  # (B·nb, H, b, d)
+            keys.transpose(1, 2).flatten(0, 1),  # (B·nb, Hkv, K, d)
+            values.transpose(1, 2).flatten(0, 1),
+            mask=mask[:, None].repeat(B, 1, 1, 1),  # (B·nb, 1, b, K)
+        )
+        return y.unflatten(0, (B, nb)).transpose(1, 2).reshape(B, H, nb * b, d)[:, :, :T]
+
     # -- the pattern and the cost, for the labs and flops.py ------------------------------------
     @staticmethod
-    def allowed(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        """May query position ``q_pos[i]`` see key position ``k_pos[j]``? (Tq, Tk) bool."""
-        return k_pos[None, :] <= q_pos[:, None]
+    def pattern(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        """May a query at ``q_pos`` see a key at ``k_pos``? Elementwise on broadcasting
+        position tensors; here: every earlier position (causal)."""
+        return k_pos <= q_pos
+
+    @classmethod
+    def allowed(cls, config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        """(Tq, Tk) bool: may query position ``q_pos[i]`` see key position ``k_pos[j]``?"""
+        return cls.pattern(config, q_pos[:, None], k_pos[None, :])
 
     @staticmethod
     def matmul_weights(config: ModelConfig) -> int:
@@ -137,6 +183,13 @@ class CausalSelfAttention(nn.Module):
     def decode_flops(config: ModelConfig, context_len: int) -> int:
         """Q·Kᵀ and weights·V for one new token that sees ``context_len`` keys (incl. itself)."""
         return 4 * config.n_head * config.head_dim * context_len
+
+
+def _previous_and_own(t: torch.Tensor, b: int, nb: int, pad: int) -> torch.Tensor:
+    """(B, h, T, d) -> (B, h, nb, 2b, d): for each block, the previous block and its own
+    (zeros before the first block and after the last position)."""
+    t = F.pad(t, (0, 0, b, pad)).unflatten(2, (nb + 1, b))  # (B, h, nb + 1, b, d)
+    return torch.cat([t[:, :, :-1], t[:, :, 1:]], dim=3)
 
 
 def _causal_mask(T: int, start: int, device) -> torch.Tensor | None:

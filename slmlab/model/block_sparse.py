@@ -20,10 +20,17 @@ still grows (the design choice to keep any position reachable as a future global
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .attention import CausalSelfAttention
 from .config import ModelConfig
+
+
+def block_sparse_pattern(block_size: int, n_global: int, q_pos: torch.Tensor,
+                         k_pos: torch.Tensor) -> torch.Tensor:
+    """Causal, and in the own or previous block, or one of the first n_global tokens
+    (elementwise on broadcasting position tensors)."""
+    local = k_pos // block_size >= q_pos // block_size - 1
+    return (k_pos <= q_pos) & (local | (k_pos < n_global))
 
 
 class BlockSparseAttention(CausalSelfAttention):
@@ -36,7 +43,7 @@ class BlockSparseAttention(CausalSelfAttention):
     def attend(self, q, k, v, cache, start: int) -> torch.Tensor:
         T = q.shape[2]
         if cache is None:
-            return self._blocked(q, k, v)
+            return self.attend_blockwise(q, k, v, self.block_size, self.n_global)
         k, v = cache.append(k, v)  # (B, Hkv, start + T, d): every key so far
         if T == 1:  # decode: gather the globals before the local range, then the local range
             i, b = start, self.block_size
@@ -47,52 +54,18 @@ class BlockSparseAttention(CausalSelfAttention):
             return self.sdpa(q, keys, values)
         q_pos = torch.arange(start, start + T, device=q.device)
         k_pos = torch.arange(start + T, device=q.device)
-        return self.sdpa(q, k, v, mask=self.allowed_by(self.block_size, self.n_global,
-                                                       q_pos, k_pos))
-
-    def _blocked(self, q, k, v) -> torch.Tensor:
-        B, H, T, d = q.shape
-        b = self.block_size
-        nb = -(-T // b)
-        pad = nb * b - T
-        g = min(self.n_global, T)
-        q = F.pad(q, (0, 0, 0, pad)).view(B, H, nb, b, d)
-        kb = F.pad(k, (0, 0, b, pad)).unflatten(2, (nb + 1, b))  # block -1 is padding
-        vb = F.pad(v, (0, 0, b, pad)).unflatten(2, (nb + 1, b))
-        Hkv = k.shape[1]
-        k_glob = k[:, :, None, :g].expand(B, Hkv, nb, g, d)  # the same G keys for every block
-        v_glob = v[:, :, None, :g].expand(B, Hkv, nb, g, d)
-        keys = torch.cat([k_glob, kb[:, :, :-1], kb[:, :, 1:]], dim=3)  # (B, Hkv, nb, G+2b, d)
-        values = torch.cat([v_glob, vb[:, :, :-1], vb[:, :, 1:]], dim=3)
-        # Positions: query r of block n is n·b + r; the keys are [0 .. g-1] then (n-1)b .. (n+1)b-1.
-        blk = torch.arange(nb, device=q.device)[:, None, None]
-        q_pos = blk * b + torch.arange(b, device=q.device)[None, :, None]  # (nb, b, 1)
-        local = (blk - 1) * b + torch.arange(2 * b, device=q.device)[None, None, :]
-        glob = torch.arange(g, device=q.device)[None, None, :]
-        mask = torch.cat([
-            (glob < (blk - 1) * b).expand(nb, b, g),  # a global only if before the local blocks
-            (local >= 0) & (local <= q_pos),  # (nb, b, 2b)
-        ], dim=2)
-        y = self.sdpa(
-            q.transpose(1, 2).flatten(0, 1),  # (B·nb, H, b, d)
-            keys.transpose(1, 2).flatten(0, 1),  # (B·nb, Hkv, G+2b, d)
-            values.transpose(1, 2).flatten(0, 1),
-            mask=mask[:, None].repeat(B, 1, 1, 1),  # (B·nb, 1, b, G+2b)
-        )
-        return y.view(B, nb, H, b, d).transpose(1, 2).reshape(B, H, nb * b, d)[:, :, :T]
+        return self.sdpa(q, k, v, mask=self.allowed(self.config, q_pos, k_pos))
 
     # -- the pattern and the cost ---------------------------------------------------------------
     @staticmethod
-    def allowed_by(block_size: int, n_global: int, q_pos: torch.Tensor,
-                   k_pos: torch.Tensor) -> torch.Tensor:
-        """(Tq, Tk) bool: key is causal and (in the own or previous block, or global)."""
-        qb, kb = q_pos[:, None] // block_size, k_pos[None, :] // block_size
-        causal = k_pos[None, :] <= q_pos[:, None]
-        return causal & ((kb >= qb - 1) | (k_pos[None, :] < n_global))
+    def pattern(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        return block_sparse_pattern(config.block_size, config.n_global, q_pos, k_pos)
 
     @staticmethod
-    def allowed(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        return BlockSparseAttention.allowed_by(config.block_size, config.n_global, q_pos, k_pos)
+    def allowed_by(block_size: int, n_global: int, q_pos: torch.Tensor,
+                   k_pos: torch.Tensor) -> torch.Tensor:
+        """:meth:`allowed` for a block size and global count given as numbers: (Tq, Tk) bool."""
+        return block_sparse_pattern(block_size, n_global, q_pos[:, None], k_pos[None, :])
 
     @staticmethod
     def sequence_flops(config: ModelConfig, seq_len: int, causal_skip: bool = False) -> int:

@@ -17,10 +17,15 @@ needs only the keys of blocks b - 1 and b, so each block is one small SDPA call 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .attention import CausalSelfAttention
 from .config import ModelConfig
+
+
+def window_pattern(window: int, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+    """Key position in (q - W, q], elementwise on broadcasting position tensors."""
+    diff = q_pos - k_pos
+    return (diff >= 0) & (diff < window)
 
 
 class RingKVCache:
@@ -80,7 +85,7 @@ class SlidingWindowAttention(CausalSelfAttention):
         if cache is None:
             if T <= W:  # the window covers everything: plain causal attention
                 return self.sdpa(q, k, v, is_causal=T > 1)
-            return self._banded(q, k, v)
+            return self.attend_blockwise(q, k, v, W)  # blocks of W queries against 2W keys
         if T == 1:
             # Decode: the new key replaces the one that just left the window; then the ring
             # holds exactly the keys this query may see. Until it is full, positions 0 .. n-1
@@ -91,47 +96,21 @@ class SlidingWindowAttention(CausalSelfAttention):
         # Several new tokens after cached ones: attend over ring + new keys, then store.
         q_pos = torch.arange(start, start + T, device=q.device)
         k_pos = torch.cat([cache.pos, q_pos])
-        mask = self.allowed_by(W, q_pos, k_pos) & (k_pos >= 0)[None, :]
+        mask = self.allowed(self.config, q_pos, k_pos) & (k_pos >= 0)[None, :]
         y = self.sdpa(q, torch.cat([cache.k, k], dim=2), torch.cat([cache.v, v], dim=2),
                       mask=mask)
         cache.write(k, v)
         return y
 
-    def _banded(self, q, k, v) -> torch.Tensor:
-        """Blocks of W queries, each against the 2W keys of its own and the previous block."""
-        B, H, T, d = q.shape
-        W = self.window
-        nb = -(-T // W)  # blocks, the last one padded
-        pad = nb * W - T
-        # Pad the end to whole blocks and the front with one empty block (block -1).
-        q = F.pad(q, (0, 0, 0, pad)).view(B, H, nb, W, d)
-        k = F.pad(k, (0, 0, W, pad)).unflatten(2, (nb + 1, W))  # (B, Hkv, nb + 1, W, d)
-        v = F.pad(v, (0, 0, W, pad)).unflatten(2, (nb + 1, W))
-        k2 = torch.cat([k[:, :, :-1], k[:, :, 1:]], dim=3)  # (B, Hkv, nb, 2W, d): prev + own
-        v2 = torch.cat([v[:, :, :-1], v[:, :, 1:]], dim=3)
-        # Query r of block b is position bW + r; key c is position (b - 1)W + c.
-        r = torch.arange(W, device=q.device)[:, None]
-        c = torch.arange(2 * W, device=q.device)[None, :]
-        mask = ((c > r) & (c <= r + W)).expand(nb, W, 2 * W).clone()
-        mask[0, :, :W] = False  # block -1 is padding
-        y = self.sdpa(
-            q.transpose(1, 2).flatten(0, 1),  # (B·nb, H, W, d)
-            k2.transpose(1, 2).flatten(0, 1),  # (B·nb, Hkv, 2W, d)
-            v2.transpose(1, 2).flatten(0, 1),
-            mask=mask[:, None].repeat(B, 1, 1, 1),  # (B·nb, 1, W, 2W)
-        )
-        return y.view(B, nb, H, W, d).transpose(1, 2).reshape(B, H, nb * W, d)[:, :, :T]
-
     # -- the pattern and the cost ---------------------------------------------------------------
     @staticmethod
-    def allowed_by(window: int, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        """(Tq, Tk) bool: key position in (q - W, q]."""
-        diff = q_pos[:, None] - k_pos[None, :]
-        return (diff >= 0) & (diff < window)
+    def pattern(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        return window_pattern(config.window, q_pos, k_pos)
 
     @staticmethod
-    def allowed(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        return SlidingWindowAttention.allowed_by(config.window, q_pos, k_pos)
+    def allowed_by(window: int, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
+        """:meth:`allowed` for a window given as a number: (Tq, Tk) bool."""
+        return window_pattern(window, q_pos[:, None], k_pos[None, :])
 
     @staticmethod
     def sequence_flops(config: ModelConfig, seq_len: int, causal_skip: bool = False) -> int:
