@@ -17,10 +17,17 @@ import torch
 import torch.nn.functional as F
 
 from slmlab.checks._model_compare import _call
-from slmlab.model import BlockSparseAttention, SlidingWindowAttention
+from slmlab.model import BlockSparseAttention, ModelConfig, SlidingWindowAttention
 from slmlab.model.linear_attention import chunked_linear_attention, phi
 
 LINEAR_ATOL, LINEAR_RTOL = 1e-5, 1e-4  # float32 agreement of the step and the chunked form
+
+
+def _pattern(cls, T: int, **fields) -> torch.Tensor:
+    """The library's (T, T) pattern, ``cls.allowed``, for a small config with these fields."""
+    config = ModelConfig(vocab_size=8, n_layer=1, n_head=1, d_model=8, max_seq_len=T, **fields)
+    pos = torch.arange(T)
+    return cls.allowed(config, pos, pos)
 
 
 # -- exercise: the sliding-window mask ---------------------------------------------------------
@@ -35,8 +42,7 @@ def check_window_mask(fn) -> None:
     """Exercise: ``fn(T, W)`` returns the (T, T) bool mask of sliding-window attention:
     ``mask[i, j]`` is True when query i may see key j."""
     for T, W in ((12, 4), (9, 1), (6, 10), (16, 16), (20, 7)):
-        pos = torch.arange(T)
-        expected = SlidingWindowAttention.allowed_by(W, pos, pos)
+        expected = _pattern(SlidingWindowAttention, T, mixer="sliding_window", window=W)
         out = _call(fn, "window_mask", T, W)
         context = f"T={T}, W={W}"
         if not isinstance(out, torch.Tensor):
@@ -97,8 +103,8 @@ def check_block_sparse_keys(fn) -> None:
     sees in block-sparse attention (own block up to i, the previous block, the globals)."""
     for b, G in ((4, 2), (8, 0), (4, 10), (16, 16), (5, 3)):
         n = 6 * b + 1
-        pos = torch.arange(n)
-        expected = BlockSparseAttention.allowed_by(b, G, pos, pos).sum(1).tolist()
+        expected = _pattern(BlockSparseAttention, n, mixer="block_sparse", block_size=b,
+                            n_global=G).sum(1).tolist()
         answer = [_as_int(_call(fn, "block_sparse_keys", i, b, G), "block_sparse_keys")
                   for i in range(n)]
         if answer == expected:
