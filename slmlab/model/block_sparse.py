@@ -25,14 +25,6 @@ from .attention import CausalSelfAttention
 from .config import ModelConfig
 
 
-def block_sparse_pattern(block_size: int, n_global: int, q_pos: torch.Tensor,
-                         k_pos: torch.Tensor) -> torch.Tensor:
-    """Causal, and in the own or previous block, or one of the first n_global tokens
-    (elementwise on broadcasting position tensors)."""
-    local = k_pos // block_size >= q_pos // block_size - 1
-    return (k_pos <= q_pos) & (local | (k_pos < n_global))
-
-
 class BlockSparseAttention(CausalSelfAttention):
     """Causal attention over the own and previous block plus the first ``n_global`` tokens."""
 
@@ -59,22 +51,20 @@ class BlockSparseAttention(CausalSelfAttention):
     # -- the pattern and the cost ---------------------------------------------------------------
     @staticmethod
     def pattern(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        return block_sparse_pattern(config.block_size, config.n_global, q_pos, k_pos)
-
-    @staticmethod
-    def allowed_by(block_size: int, n_global: int, q_pos: torch.Tensor,
-                   k_pos: torch.Tensor) -> torch.Tensor:
-        """:meth:`allowed` for a block size and global count given as numbers: (Tq, Tk) bool."""
-        return block_sparse_pattern(block_size, n_global, q_pos[:, None], k_pos[None, :])
+        """Causal, and in the own or previous block, or one of the first n_global tokens
+        (elementwise on broadcasting position tensors)."""
+        local = k_pos // config.block_size >= q_pos // config.block_size - 1
+        return (k_pos <= q_pos) & (local | (k_pos < config.n_global))
 
     @staticmethod
     def sequence_flops(config: ModelConfig, seq_len: int, causal_skip: bool = False) -> int:
         """As computed: ceil(T / b) blocks of b queries against G + 2b keys; causal_skip counts
         only the pairs the pattern keeps."""
         T, b = seq_len, config.block_size
-        if causal_skip:
-            pos = torch.arange(T)
-            pairs = int(BlockSparseAttention.allowed(config, pos, pos).sum())
+        if causal_skip:  # query i sees min(G, lo) globals and positions lo .. i
+            i = torch.arange(T)
+            lo = ((i // b - 1) * b).clamp(min=0)
+            pairs = int((lo.clamp(max=config.n_global) + i + 1 - lo).sum())
         else:
             pairs = -(-T // b) * b * (min(config.n_global, T) + 2 * b)
         return 4 * config.n_head * config.head_dim * pairs

@@ -22,12 +22,6 @@ from .attention import CausalSelfAttention
 from .config import ModelConfig
 
 
-def window_pattern(window: int, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-    """Key position in (q - W, q], elementwise on broadcasting position tensors."""
-    diff = q_pos - k_pos
-    return (diff >= 0) & (diff < window)
-
-
 class RingKVCache:
     """Keys and values of the last ``window`` positions, in W preallocated slots.
 
@@ -105,12 +99,9 @@ class SlidingWindowAttention(CausalSelfAttention):
     # -- the pattern and the cost ---------------------------------------------------------------
     @staticmethod
     def pattern(config: ModelConfig, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        return window_pattern(config.window, q_pos, k_pos)
-
-    @staticmethod
-    def allowed_by(window: int, q_pos: torch.Tensor, k_pos: torch.Tensor) -> torch.Tensor:
-        """:meth:`allowed` for a window given as a number: (Tq, Tk) bool."""
-        return window_pattern(window, q_pos[:, None], k_pos[None, :])
+        """Key position in (q - W, q], elementwise on broadcasting position tensors."""
+        diff = q_pos - k_pos
+        return (diff >= 0) & (diff < config.window)
 
     @staticmethod
     def sequence_flops(config: ModelConfig, seq_len: int, causal_skip: bool = False) -> int:
