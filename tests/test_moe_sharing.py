@@ -158,3 +158,14 @@ def test_sharing_saves_parameters_not_flops_and_shares_weights_not_caches():
 def test_bad_configurations_get_clear_errors(changes, match):
     with pytest.raises(ValueError, match=match):
         ModelConfig(**{**BASE, **changes})
+
+
+def test_repr_shows_what_matters_and_rebuilds_the_config():
+    plain = ModelConfig(**BASE)
+    assert "window" not in repr(plain) and "n_experts" not in repr(plain)
+    for config in (plain,
+                   ModelConfig(**BASE, mixer=["ssm", "sliding_window"], window=8, mlp="moe"),
+                   ModelConfig(**BASE, n_unique_blocks=1, top_k=1, block_size=8)):
+        assert eval(repr(config), {"ModelConfig": ModelConfig}) == config
+    moe = repr(ModelConfig(**BASE, mlp="moe"))
+    assert "n_experts=4" in moe and "top_k=2" in moe  # defaults shown when the MLP uses them

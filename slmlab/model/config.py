@@ -205,6 +205,22 @@ class ModelConfig:
                     f"{self.layer_mixer(layer)!r}); shared layers need the same mixer"
                 )
 
+    def __repr__(self) -> str:
+        """The core shape always; an option only where it matters (its mixer or MLP is used) or
+        differs from its default — so a plain model prints as briefly as before the options."""
+        mixers = set(self.mixer) if isinstance(self.mixer, tuple) else {self.mixer}
+        used = {name for key, names in _OPTION_FIELDS.items()
+                if key in mixers or key == self.mlp
+                or (key == "sharing" and self.n_unique_blocks is not None)
+                for name in names}
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            optional = any(f.name in names for names in _OPTION_FIELDS.values())
+            if not optional or f.name in used or value != f.default:
+                shown.append(f"{f.name}={value!r}")
+        return f"ModelConfig({', '.join(shown)})"
+
     @property
     def head_dim(self) -> int:
         return self.d_model // self.n_head
@@ -261,6 +277,16 @@ class ModelConfig:
         if "n_head" in changes and "n_kv_head" not in changes and self.n_kv_head == self.n_head:
             changes["n_kv_head"] = None
         return dataclasses.replace(self, **changes)
+
+
+# Which options belong to which mixer / MLP / feature (for the repr).
+_OPTION_FIELDS = {
+    "sliding_window": ("window",),
+    "block_sparse": ("block_size", "n_global"),
+    "ssm": ("ssm_d_state", "ssm_expand", "ssm_d_conv"),
+    "moe": ("n_experts", "top_k", "capacity_factor", "moe_aux_loss_weight", "moe_z_loss_weight"),
+    "sharing": ("n_unique_blocks", "share_pattern"),
+}
 
 
 def _positive_int(name: str, value, minimum: int = 1) -> None:
