@@ -4,7 +4,8 @@
                (a) 4 layers, 4 heads, d_model 128, seq 64, batch 12, vocab 65
                (b) 6 layers, 6 heads, d_model 384, seq 256, batch 8, vocab 65
                plain multi-head attention, SwiGLU hidden = 8/3·d_model, no biases
-    decode     greedy tokens/s with and without the KV cache (float32), and with the cache in
+    decode     greedy tokens/s with and without the KV cache (float32; weights laid out by
+               SLM.optimize_for_decode), and with the cache in
                bfloat16, at three Llama shapes
                (d_model/layers/heads/SwiGLU hidden: 288/6/6/768, 512/8/8/1376,
                768/12/12/2048; vocab 32000; 256 new tokens from a 3-token prompt; batch 1;
@@ -92,7 +93,7 @@ def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
     s = DECODE_SHAPES[shape]
     torch.manual_seed(0)
     config = ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False, **s)
-    model = SLM(config).eval().to(dtype)
+    model = SLM(config).eval().to(dtype).optimize_for_decode()
     prompt = torch.randint(0, 32000, (1, 3))
     run = lambda: model.generate(prompt, new_tokens, temperature=0.0, use_cache=use_cache)
     model.generate(prompt, 8, temperature=0.0, use_cache=use_cache)  # warm-up

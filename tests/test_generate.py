@@ -104,3 +104,30 @@ def test_generate_rejects_bad_arguments(kw, match):
     idx, n = args.pop("idx"), args.pop("max_new_tokens")
     with pytest.raises(ValueError, match=match):
         model().generate(idx, n, **args)
+
+
+def test_optimize_for_decode_changes_strides_only(tmp_path):
+    from slmlab import checkpoint
+
+    torch.manual_seed(0)
+    for tie in (True, False):
+        config = ModelConfig(vocab_size=50, n_layer=2, n_head=4, d_model=32, max_seq_len=64,
+                             tie_embeddings=tie)
+        model = SLM(config).eval()
+        prompt = torch.randint(0, 50, (2, 5))
+        before = model.generate(prompt, 20, temperature=0)
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        assert model.optimize_for_decode() is model
+        assert model.blocks[0].mixer.qkv.weight.stride() == (1, 96)  # (in, out) in memory
+        assert (model.head.weight is model.tok_emb.weight) == tie
+        assert torch.equal(model.generate(prompt, 20, temperature=0), before)
+        for k, v in model.state_dict().items():
+            assert torch.equal(v, state[k])
+        path = checkpoint.save(tmp_path / f"m{tie}", model)
+        loaded, _ = checkpoint.load(path)
+        assert torch.equal(loaded.generate(prompt, 20, temperature=0), before)
+        # It still trains (gradients flow to the re-laid-out weights).
+        model.train()
+        _, loss = model(prompt, prompt)
+        loss.backward()
+        assert model.blocks[0].mlp.down.weight.grad is not None
