@@ -127,7 +127,8 @@ def run_study(name: str, *, quick: bool = False, progress: bool = True,
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; available: {sorted(STUDIES)}")
     budget = dict(BUDGET, steps=4, eval_every=4, eval_batches=1, warmup=1) if quick else BUDGET
-    task = fault_task(*((300, 20) if quick else ()))
+    n_train, n_test = (300, 20) if quick else (20000, 300)
+    task = fault_task(n_train, n_test)
     rows = []
     for variant, changes in STUDIES[name].items():
         t0 = time.perf_counter()
@@ -142,7 +143,7 @@ def run_study(name: str, *, quick: bool = False, progress: bool = True,
         "study": name,
         "base": BASE,
         "budget": budget,
-        "task": {"n_train": len(task.train_ids) + len(task.val_ids),
+        "task": {"reports": n_train, "characters": len(task.train_ids) + len(task.val_ids),
                  "held_out_reports": len(task.test_reports)},
         "machine": f"{platform.machine()}, torch {torch.__version__}, "
                    f"{torch.get_num_threads()} threads",
