@@ -146,7 +146,7 @@ def run_study(name: str, *, quick: bool = False, progress: bool = True,
         "task": {"reports": n_train, "characters": len(task.train_ids) + len(task.val_ids),
                  "held_out_reports": len(task.test_reports)},
         "machine": f"{platform.machine()}, torch {torch.__version__}, "
-                   f"{torch.get_num_threads()} threads",
+                   f"{torch.get_num_threads()} threads",  # edit in a note on the load, if any
         "results": rows,
     }
     path = out if out is not None else (None if quick else RESULTS / f"{name}.json")
