@@ -12,8 +12,11 @@ mixers stay near 1.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+import os
+import sys
 import time
 
 import torch
@@ -78,7 +81,8 @@ def forward_peak_bytes(config: ModelConfig, seq_len: int, *, batch: int = 1) -> 
 
     layer, rope, x = _layer_and_input(config, seq_len, batch)
     layer(x, rope)  # warm-up: one-time allocations (e.g. the RoPE table's move) stay out
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU],
+                                            profile_memory=True) as prof:
         layer(x, rope)
     timeline = []
     for event in prof.events():
@@ -87,6 +91,22 @@ def forward_peak_bytes(config: ModelConfig, seq_len: int, *, batch: int = 1) -> 
             timeline.append((event.time_range.start if used > 0 else event.time_range.end, used))
     timeline.sort()
     return max(0, max(itertools.accumulate(u for _, u in timeline), default=0))
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a moment: the profiler's C++ side logs a
+    "profiler_start/stop" line per use there, which no setting turns off (and which a
+    notebook would show under every measurement). Python exceptions are unaffected."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def fit_exponent(lengths, values, min_len: int | None = None) -> float:
