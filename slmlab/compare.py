@@ -67,14 +67,17 @@ class FaultTask:
     test_reports: list
 
 
-def fault_task(n_train: int = 20000, n_test: int = 300, *, seed: int = 0) -> FaultTask:
+def fault_task(n_train: int = 20000, n_test: int = 300, *, seed: int = 0,
+               test_seed: int | None = None) -> FaultTask:
     """Generate the task: ``n_train`` reports (95% train, 5% validation) and ``n_test`` held-out
-    reports from another seed, minus any whose prompt occurs in the training reports."""
+    reports from another seed (default seed + 1000), minus any whose prompt occurs in the
+    training reports. The zoo's fault explainer is trained on the same construction."""
     for name, value in (("n_train", n_train), ("n_test", n_test)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     reports = fault_reports(n_train, seed=seed)
-    test = drop_overlap(fault_reports(n_test, seed=seed + 1000), reports)
+    test_seed = seed + 1000 if test_seed is None else test_seed
+    test = drop_overlap(fault_reports(n_test, seed=test_seed), reports)
     text = "".join(r.text for r in reports)
     tokenizer = CharTokenizer().train(text)
     ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)

@@ -126,13 +126,15 @@ def fit_exponent(lengths, values, min_len: int | None = None) -> float:
                          f"{[n for n, _ in pairs]}")
     if any(n <= 0 or v <= 0 for n, v in pairs):
         raise ValueError("fit_exponent needs positive lengths and values")
-    xs = [math.log(n) for n, _ in pairs]
-    ys = [math.log(v) for _, v in pairs]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
+    if len({n for n, _ in pairs}) < 2:
         raise ValueError("fit_exponent needs at least two different lengths")
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return least_squares_slope([math.log(n) for n, _ in pairs], [math.log(v) for _, v in pairs])
+
+
+def least_squares_slope(xs, ys) -> float:
+    """Slope of the least-squares line through the points (xs[i], ys[i])."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
 
 
 @torch.inference_mode()

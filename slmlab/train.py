@@ -84,13 +84,12 @@ def _as_ids(name: str, ids, seq_len: int) -> torch.Tensor:
     return ids
 
 
-def _as_mask(name: str, mask, ids: torch.Tensor) -> torch.Tensor | None:
+def _as_mask(name: str, mask, ids_name: str, ids: torch.Tensor) -> torch.Tensor | None:
     if mask is None:
         return None
     mask = torch.as_tensor(mask, dtype=torch.bool)
     if mask.shape != ids.shape:
-        which = "train_ids" if name == "loss_mask" else "val_ids"
-        raise ValueError(f"{name} must have the shape of {which} {tuple(ids.shape)}, got "
+        raise ValueError(f"{name} must have the shape of {ids_name} {tuple(ids.shape)}, got "
                          f"{tuple(mask.shape)}")
     return mask
 
@@ -176,10 +175,10 @@ def train(model: SLM, train_ids, val_ids=None, *, steps: int, batch_size: int = 
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs the checkpoint_path to resume from")
     train_ids = _as_ids("train_ids", train_ids, seq_len)
-    loss_mask = _as_mask("loss_mask", loss_mask, train_ids)
+    loss_mask = _as_mask("loss_mask", loss_mask, "train_ids", train_ids)
     if val_ids is not None:
         val_ids = _as_ids("val_ids", val_ids, seq_len)
-        val_loss_mask = _as_mask("val_loss_mask", val_loss_mask, val_ids)
+        val_loss_mask = _as_mask("val_loss_mask", val_loss_mask, "val_ids", val_ids)
     elif val_loss_mask is not None:
         raise ValueError("val_loss_mask needs val_ids to go with it")
     warmup = max(1, steps // 20) if warmup is None else warmup

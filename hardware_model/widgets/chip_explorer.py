@@ -24,7 +24,7 @@ from hardware_model.chip import Chip, CIMArray, MiB
 from hardware_model.inputs import cim_weight_elems
 from hardware_model.report import Report, joules
 from hardware_model.simulate import PHASES, simulate
-from hardware_model.widgets.controls import CONTEXTS, _control, _pick, _registry, _with_option
+from hardware_model.widgets.controls import CONTEXTS, _control, _pick, _registries, _with_option
 
 SRAM_MB = (0, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 WHAT_IF_CIM_PJ_PER_MAC = 0.5  # Mythic M1076, system level incl. DAC/ADC (WikiChip; chips.py)
@@ -242,10 +242,7 @@ def explorer(
     Returns:
         An Explorer (displays itself in Jupyter).
     """
-    reg_m = _registry(model_presets.names() if models is None else models,
-                      model_presets.get, "model", Arch)  # fmt: skip
-    reg_c = _registry(chip_presets.names() if chips is None else chips,
-                      chip_presets.get, "chip", Chip)  # fmt: skip
+    reg_m, reg_c = _registries(models, chips)
     model = _pick(model, reg_m, model_presets.get, "model", Arch)
     chip = _pick(chip, reg_c, chip_presets.get, "chip", Chip)
     if phase not in PHASES:

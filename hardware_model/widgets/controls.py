@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import ipywidgets as W
 
+from hardware_model import chips as chip_presets
+from hardware_model import models as model_presets
+from hardware_model.arch import Arch
+from hardware_model.chip import Chip
+
 CONTEXTS = (0, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 
 
@@ -23,6 +28,15 @@ def _registry(items, get, kind: str, cls) -> dict:
     if not out:
         raise ValueError(f"{kind}s must not be empty")
     return out
+
+
+def _registries(models, chips) -> tuple[dict, dict]:
+    """The model and chip menus of a widget: the given lists, or every preset (None)."""
+    reg_m = _registry(model_presets.names() if models is None else models,
+                      model_presets.get, "model", Arch)  # fmt: skip
+    reg_c = _registry(chip_presets.names() if chips is None else chips,
+                      chip_presets.get, "chip", Chip)  # fmt: skip
+    return reg_m, reg_c
 
 
 def _pick(value, registry: dict, get, kind: str, cls) -> str:

@@ -11,13 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from hardware_model import _check, formats
-from hardware_model import chips as chip_presets
-from hardware_model import models as model_presets
-from hardware_model.arch import Arch
-from hardware_model.chip import Chip
 from hardware_model.report import joules, size
 from hardware_model.sweep import SweepTable, sweep
-from hardware_model.widgets.controls import CONTEXTS, _control, _registry, _with_option
+from hardware_model.widgets.controls import CONTEXTS, _control, _registries, _with_option
 
 GRID_METRICS = {  # metric -> label; colours always read "brighter is better"
     "tokens_per_s": "tokens/s",
@@ -149,10 +145,7 @@ def can_it_run_grid(
     Returns:
         A CanItRunGrid (displays itself in Jupyter).
     """
-    reg_m = _registry(model_presets.names() if models is None else models,
-                      model_presets.get, "model", Arch)  # fmt: skip
-    reg_c = _registry(chip_presets.names() if chips is None else chips,
-                      chip_presets.get, "chip", Chip)  # fmt: skip
+    reg_m, reg_c = _registries(models, chips)
     fmt = formats.get(weight_format, "weight").name
     if fmt not in formats.names("weight"):
         raise ValueError(

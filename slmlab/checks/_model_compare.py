@@ -7,6 +7,8 @@ hint of the first known slip the answer equals, else how far off it is.
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
 ATOL, RTOL = 1e-5, 1e-4  # float32 agreement; every slip the checks name is off by far more
@@ -69,14 +71,20 @@ def _match(out: torch.Tensor, expected: torch.Tensor, slips, context: str,
 
 
 def _int_answer(fn, name: str, *args) -> int:
+    """Call the learner's ``fn`` and accept a whole number: int, numpy integer, a one-element
+    tensor or an integral float."""
     out = _call(fn, name, *args)
     if isinstance(out, torch.Tensor) and out.numel() == 1:
         out = out.item()
     if isinstance(out, float) and out.is_integer():
         out = int(out)
-    if isinstance(out, bool) or not isinstance(out, int):
+    if isinstance(out, bool):
         raise AssertionError(f"{name} should return a whole number (an int), got {out!r}.")
-    return out
+    try:
+        return operator.index(out)  # int, numpy integers
+    except TypeError:
+        raise AssertionError(f"{name} should return a whole number (an int), got "
+                             f"{out!r}.") from None
 
 
 def _match_int(answer: int, expected: int, slips: dict, context: str) -> None:

@@ -11,12 +11,11 @@ that sees the future, a read-out before the state update, ...) and names the one
 from __future__ import annotations
 
 import math
-import operator
 
 import torch
 import torch.nn.functional as F
 
-from slmlab.checks._model_compare import _call
+from slmlab.checks._model_compare import _call, _int_answer
 from slmlab.model import BlockSparseAttention, ModelConfig, SlidingWindowAttention
 from slmlab.model.linear_attention import chunked_linear_attention, phi
 
@@ -84,20 +83,6 @@ def check_window_mask(fn) -> None:
 
 
 # -- exercise: keys per query in block-sparse attention ----------------------------------------
-def _as_int(out, name: str) -> int:
-    if isinstance(out, torch.Tensor) and out.numel() == 1:
-        out = out.item()
-    if isinstance(out, float) and out.is_integer():
-        out = int(out)
-    if isinstance(out, bool):
-        raise AssertionError(f"{name} should return a whole number (an int), got {out!r}.")
-    try:
-        return operator.index(out)  # int, numpy integers
-    except TypeError:
-        raise AssertionError(f"{name} should return a whole number (an int), got "
-                             f"{out!r}.") from None
-
-
 def check_block_sparse_keys(fn) -> None:
     """Exercise: ``fn(i, block_size, n_global)`` returns how many keys query position ``i``
     sees in block-sparse attention (own block up to i, the previous block, the globals)."""
@@ -105,7 +90,7 @@ def check_block_sparse_keys(fn) -> None:
         n = 6 * b + 1
         expected = _pattern(BlockSparseAttention, n, mixer="block_sparse", block_size=b,
                             n_global=G).sum(1).tolist()
-        answer = [_as_int(_call(fn, "block_sparse_keys", i, b, G), "block_sparse_keys")
+        answer = [_int_answer(fn, "block_sparse_keys", i, b, G)
                   for i in range(n)]
         if answer == expected:
             continue
@@ -263,7 +248,7 @@ def _as_float(out, name: str) -> float:
 def check_fit_slope(fn) -> None:
     """Exercise: ``fn(lengths, values, min_len)`` returns the least-squares slope k of
     log(value) against log(length), using only lengths >= min_len (cost ∝ length^k)."""
-    from slmlab.scaling import fit_exponent
+    from slmlab.scaling import fit_exponent, least_squares_slope
 
     g = torch.Generator().manual_seed(4)
     lengths = [128, 256, 512, 1024, 2048, 4096]
@@ -283,11 +268,11 @@ def check_fit_slope(fn) -> None:
             ("fit every kept point by least squares, not just the first and the last.",
              math.log(v1 / v0) / math.log(n1 / n0)),
             ("the axes are swapped: the slope is d log(value) / d log(length).",
-             _ls([math.log(v) for _, v in kept], [math.log(n) for n, _ in kept])),
+             least_squares_slope([math.log(v) for _, v in kept], [math.log(n) for n, _ in kept])),
             ("take the log of the lengths too (a log-log fit, not log-linear).",
-             _ls([n for n, _ in kept], [math.log(v) for _, v in kept])),
+             least_squares_slope([n for n, _ in kept], [math.log(v) for _, v in kept])),
             ("take the log of the values too (a log-log fit, not linear-log).",
-             _ls([math.log(n) for n, _ in kept], [v for _, v in kept])),
+             least_squares_slope([math.log(n) for n, _ in kept], [v for _, v in kept])),
         ]
         context = f"cost ∝ T^{k:g} plus a fixed overhead, min_len={min_len}"
         for hint, wrong in slips:
@@ -296,9 +281,3 @@ def check_fit_slope(fn) -> None:
         raise AssertionError(f"Not quite ({context}): slope {answer:.4g}, expected "
                              f"{expected:.4g}. Fit a line to (log length, log value).")
     print("Correct: your slope equals slmlab.scaling.fit_exponent.")
-
-
-def _ls(xs, ys) -> float:
-    """Least-squares slope of ys against xs."""
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)

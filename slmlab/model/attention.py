@@ -59,6 +59,13 @@ class KVCache:
         return self.k.narrow(2, 0, end), self.v.narrow(2, 0, end)
 
 
+def projections(config: ModelConfig) -> tuple[nn.Linear, nn.Linear]:
+    """[W_Q; W_K; W_V] as one (C -> (H + 2·H_kv)·d) matrix, one matmul, and W_O (H·d -> C)."""
+    qkv_out = (config.n_head + 2 * config.n_kv_head) * config.head_dim
+    return (nn.Linear(config.d_model, qkv_out, bias=False),
+            nn.Linear(config.n_head * config.head_dim, config.d_model, bias=False))
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with GQA and RoPE. Args: config: the model's config.
 
@@ -71,9 +78,7 @@ class CausalSelfAttention(nn.Module):
         self.config = config
         self.n_head, self.n_kv_head = config.n_head, config.n_kv_head
         self.head_dim = config.head_dim
-        qkv_out = (config.n_head + 2 * config.n_kv_head) * config.head_dim
-        self.qkv = nn.Linear(config.d_model, qkv_out, bias=False)  # [W_Q; W_K; W_V], one matmul
-        self.out = nn.Linear(config.n_head * config.head_dim, config.d_model, bias=False)  # W_O
+        self.qkv, self.out = projections(config)
         self.dropout = config.dropout
 
     def new_cache(self, batch: int, max_len: int, *, device=None, dtype=torch.float32) -> KVCache:

@@ -38,11 +38,9 @@ class BlockSparseAttention(CausalSelfAttention):
             return self.attend_blockwise(q, k, v, self.block_size, self.n_global)
         k, v = cache.append(k, v)  # (B, Hkv, start + T, d): every key so far
         if T == 1:  # decode: gather the globals before the local range, then the local range
-            i, b = start, self.block_size
-            lo = max(0, (i // b - 1) * b)
-            g = min(self.n_global, lo)
-            keys = torch.cat([k[:, :, :g], k[:, :, lo:i + 1]], dim=2)
-            values = torch.cat([v[:, :, :g], v[:, :, lo:i + 1]], dim=2)
+            g, lo = _decode_keys(start, self.config)
+            keys = torch.cat([k[:, :, :g], k[:, :, lo:start + 1]], dim=2)
+            values = torch.cat([v[:, :, :g], v[:, :, lo:start + 1]], dim=2)
             return self.sdpa(q, keys, values)
         q_pos = torch.arange(start, start + T, device=q.device)
         k_pos = torch.arange(start + T, device=q.device)
@@ -61,16 +59,24 @@ class BlockSparseAttention(CausalSelfAttention):
         """As computed: ceil(T / b) blocks of b queries against G + 2b keys; causal_skip counts
         only the pairs the pattern keeps."""
         T, b = seq_len, config.block_size
-        if causal_skip:  # query i sees min(G, lo) globals and positions lo .. i
-            i = torch.arange(T)
-            lo = ((i // b - 1) * b).clamp(min=0)
-            pairs = int((lo.clamp(max=config.n_global) + i + 1 - lo).sum())
+        if causal_skip:  # query i sees g globals and positions lo .. i
+            pairs = 0
+            for i in range(T):
+                g, lo = _decode_keys(i, config)
+                pairs += g + i + 1 - lo
         else:
             pairs = -(-T // b) * b * (min(config.n_global, T) + 2 * b)
         return 4 * config.n_head * config.head_dim * pairs
 
     @staticmethod
     def decode_flops(config: ModelConfig, context_len: int) -> int:
-        i, b = context_len - 1, config.block_size  # the new token's position
-        lo = max(0, (i // b - 1) * b)
-        return 4 * config.n_head * config.head_dim * (min(config.n_global, lo) + i + 1 - lo)
+        i = context_len - 1  # the new token's position
+        g, lo = _decode_keys(i, config)
+        return 4 * config.n_head * config.head_dim * (g + i + 1 - lo)
+
+
+def _decode_keys(i: int, config: ModelConfig) -> tuple[int, int]:
+    """What the query at position i reads: (the globals before its local range, the first
+    local position lo); it sees keys 0 .. g-1 and lo .. i."""
+    lo = max(0, (i // config.block_size - 1) * config.block_size)
+    return min(config.n_global, lo), lo

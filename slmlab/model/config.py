@@ -196,11 +196,12 @@ class ModelConfig:
                 f"ModelConfig.share_pattern 'repeat' needs n_layer ({self.n_layer}) divisible by "
                 f"n_unique_blocks ({n}); allowed n_unique_blocks: {_divisors(self.n_layer)}"
             )
-        for layer in range(self.n_layer):
-            first = self.layer_blocks.index(self.layer_blocks[layer])
+        blocks = self.layer_blocks
+        for layer, block in enumerate(blocks):
+            first = blocks.index(block)
             if self.layer_mixer(layer) != self.layer_mixer(first):
                 raise ValueError(
-                    f"layers {first} and {layer} share block {self.layer_blocks[layer]} but "
+                    f"layers {first} and {layer} share block {block} but "
                     f"have different mixers ({self.layer_mixer(first)!r}, "
                     f"{self.layer_mixer(layer)!r}); shared layers need the same mixer"
                 )

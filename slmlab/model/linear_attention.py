@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import CausalSelfAttention
+from .attention import CausalSelfAttention, projections
 from .config import ModelConfig
 
 CHUNK = 64  # c: the parallel form's chunk length
@@ -96,9 +96,7 @@ class LinearAttention(nn.Module):
         super().__init__()
         self.n_head, self.n_kv_head = config.n_head, config.n_kv_head
         self.head_dim = config.head_dim
-        qkv_out = (config.n_head + 2 * config.n_kv_head) * config.head_dim
-        self.qkv = nn.Linear(config.d_model, qkv_out, bias=False)
-        self.out = nn.Linear(config.n_head * config.head_dim, config.d_model, bias=False)
+        self.qkv, self.out = projections(config)  # the same W_Q, W_K, W_V, W_O as attention
 
     def new_cache(self, batch: int, max_len: int, *, device=None,
                   dtype=torch.float32) -> LinearAttentionState:
@@ -115,14 +113,12 @@ class LinearAttention(nn.Module):
             k, v = (t.repeat_interleave(H // Hkv, dim=1) for t in (k, v))
         q, k = phi(q), phi(k)
         v1 = torch.cat([v, torch.ones_like(v[..., :1])], dim=-1)  # (B, H, T, d + 1)
-        if cache is not None and T == 1:
-            out, cache.S = recurrent_step(q, k, v1, cache.S)
+        if cache is not None and T == 1:  # decode: the recurrent form
+            out, S = recurrent_step(q, k, v1, cache.S)
         else:
             out, S = chunked_linear_attention(q, k, v1, None if cache is None else cache.S)
-            if cache is not None:
-                cache.S = S
         if cache is not None:
-            cache.length += T
+            cache.S, cache.length = S, cache.length + T
         y = out[..., :d] / out[..., d:]  # numerator / normaliser, (B, H, T, d)
         return self.out(y.transpose(1, 2).reshape(B, T, H * d))
 

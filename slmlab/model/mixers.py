@@ -48,6 +48,7 @@ def mixer_class(config: ModelConfig, layer: int):
 
 
 def mlp_class(config: ModelConfig):
+    """The class of the config's MLP (for its cost formulas)."""
     return MLP_CLASSES[config.mlp]
 
 
@@ -58,4 +59,4 @@ def build_mixer(config: ModelConfig, layer: int) -> nn.Module:
 
 def build_mlp(config: ModelConfig, layer: int) -> nn.Module:
     """The MLP of layer ``layer``, as named by ``config.mlp``."""
-    return MLP_CLASSES[config.mlp].from_config(config)
+    return mlp_class(config).from_config(config)

@@ -84,20 +84,28 @@ class MoE(nn.Module):
             return None
         return math.ceil(self.capacity_factor * n_tokens * self.top_k / self.n_experts)
 
+    def within_capacity(self, top_i: torch.Tensor, cap: int | None) -> torch.Tensor:
+        """Which assignments (N, k) their expert takes, given its capacity (None: all).
+
+        Each assignment's place in its expert's queue: first choices before second choices,
+        earlier tokens first; places beyond the capacity are dropped.
+        """
+        if cap is None:
+            return torch.ones_like(top_i, dtype=torch.bool)
+        N, k = top_i.shape
+        order_i = top_i.t().reshape(-1)  # (k·N,): all first choices, then all second ...
+        onehot = F.one_hot(order_i, self.n_experts)  # (k·N, E)
+        place = ((onehot.cumsum(dim=0) - 1) * onehot).sum(dim=-1)  # (k·N,)
+        return (place < cap).view(k, N).t()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
         shape = x.shape
         x = x.reshape(-1, shape[-1])  # (N, C): routing does not care about batch or time
         N, E, k = x.shape[0], self.n_experts, self.top_k
         logits, probs, top_i, gates = self.route(x)
 
-        # Each assignment's place in its expert's queue: first choices before second choices,
-        # earlier tokens first; places beyond the capacity are dropped.
-        order_i = top_i.t().reshape(-1)  # (k·N,): all first choices, then all second ...
-        onehot = F.one_hot(order_i, E)  # (k·N, E)
-        place = ((onehot.cumsum(dim=0) - 1) * onehot).sum(dim=-1)  # (k·N,)
         cap = self.capacity(N)
-        kept = torch.ones_like(place, dtype=torch.bool) if cap is None else place < cap
-        kept = kept.view(k, N).t()  # (N, k)
+        kept = self.within_capacity(top_i, cap)  # (N, k)
 
         out = torch.zeros_like(x)
         for e, expert in enumerate(self.experts):  # each expert runs on its tokens only
@@ -112,8 +120,8 @@ class MoE(nn.Module):
         loss = self.aux_weight * balance + self.z_weight * z
         self.aux_loss = loss if self.aux_loss is None else self.aux_loss + loss
         self.stats = {
-            "tokens_per_expert": onehot.sum(dim=0).detach(),  # (E,) before dropping
-            "kept_per_expert": torch.bincount(top_i[kept], minlength=E).detach(),
+            "tokens_per_expert": torch.bincount(top_i.flatten(), minlength=E),  # before dropping
+            "kept_per_expert": torch.bincount(top_i[kept], minlength=E),
             "dropped": int((~kept).sum()),
             "capacity": cap,
             "balance_loss": float(balance.detach()),

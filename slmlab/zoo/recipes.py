@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..data import BPETokenizer, CharTokenizer, drop_overlap, fault_reports, python_docs
+from ..compare import fault_task
+from ..data import BPETokenizer, python_docs
 from ..evaluate import diagnosis_accuracy, perplexity
 from ..model import SLM, ModelConfig
 from ..train import train
@@ -88,20 +89,12 @@ def prepare(name: str, quick: bool = False) -> Prepared:
     recipe = RECIPES[name]
     train_kw, data = _scaled(recipe, quick)
     if name == "fault-explainer":
-        train_set = fault_reports(data["train_reports"], seed=data["train_seed"])
         # Held out: another seed, minus any report whose prompt also occurs in training.
-        test_set = drop_overlap(fault_reports(data["test_reports"], seed=data["test_seed"]),
-                                train_set)
-        text = "".join(r.text for r in train_set)
-        tokenizer = CharTokenizer().train(text)
-        ids = torch.tensor(tokenizer.encode(text), dtype=torch.long)
-        split = int(0.95 * len(ids))
-        mask = None
-        if data.get("answers_only"):  # char tokenizer: one token per character
-            mask = torch.tensor([c for r in train_set
-                                 for c in [False] * len(r.prompt) + [True] * len(r.answer)])
-            mask = mask[:split]
-        return Prepared(tokenizer, ids[:split], ids[split:], train_kw, test_set, mask)
+        task = fault_task(data["train_reports"], data["test_reports"], seed=data["train_seed"],
+                          test_seed=data["test_seed"])
+        mask = task.train_mask if data.get("answers_only") else None
+        return Prepared(task.tokenizer, task.train_ids, task.val_ids, train_kw,
+                        task.test_reports, mask)
     text = python_docs()
     if quick:
         text = text[:60_000]
