@@ -4,9 +4,10 @@
                (a) 4 layers, 4 heads, d_model 128, seq 64, batch 12, vocab 65
                (b) 6 layers, 6 heads, d_model 384, seq 256, batch 8, vocab 65
                plain multi-head attention, SwiGLU hidden = 8/3·d_model, no biases
-    decode     greedy tokens/s with and without the KV cache (float32; weights laid out by
-               SLM.optimize_for_decode), and with the cache in
-               bfloat16, at three Llama shapes
+    decode     greedy tokens/s with the KV cache, eager and through the compiled decode step
+               (SLM.compile_decode; its one-off compile time is reported apart), without the
+               cache, and with the cache in bfloat16 (float32 otherwise; weights laid out by
+               SLM.optimize_for_decode), at three Llama shapes
                (d_model/layers/heads/SwiGLU hidden: 288/6/6/768, 512/8/8/1376,
                768/12/12/2048; vocab 32000; 256 new tokens from a 3-token prompt; batch 1;
                random weights)
@@ -88,16 +89,24 @@ def bench_training(shape: str, *, steps: int = 10, repeats: int = 3) -> dict:
 
 
 def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
-                 use_cache: bool = True, dtype: torch.dtype = torch.float32) -> dict:
-    """Greedy decode tokens/s at one of DECODE_SHAPES (weights and cache in ``dtype``)."""
+                 use_cache: bool = True, dtype: torch.dtype = torch.float32,
+                 compiled: bool = False) -> dict:
+    """Greedy decode tokens/s at one of DECODE_SHAPES (weights and cache in ``dtype``);
+    ``compiled`` decodes through SLM.compile_decode and adds the compile time, ``compile_s``."""
     s = DECODE_SHAPES[shape]
     torch.manual_seed(0)
     config = ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False, **s)
-    model = SLM(config).eval().to(dtype).optimize_for_decode()
+    model = SLM(config).eval().to(dtype).optimize_for_decode().compile_decode(compiled)
     prompt = torch.randint(0, 32000, (1, 3))
     run = lambda: model.generate(prompt, new_tokens, temperature=0.0, use_cache=use_cache)
-    model.generate(prompt, 8, temperature=0.0, use_cache=use_cache)  # warm-up
-    return _summary(new_tokens, _timed(run, repeats))
+    t0 = time.perf_counter()
+    model.generate(prompt, 8, temperature=0.0, use_cache=use_cache)  # warm-up (and compile)
+    warm_up = time.perf_counter() - t0
+    out = _summary(new_tokens, _timed(run, repeats))
+    if compiled:
+        out["compile_s"] = warm_up
+        out["compiled"] = model.compiled_decoder.compiled  # False: it fell back to eager
+    return out
 
 
 def bench_mixers(*, lengths=MIXER_LENGTHS, contexts=MIXER_CONTEXTS, repeats: int = 3,
@@ -138,7 +147,9 @@ def run(quick: bool = False) -> dict:
                                                                 repeats=repeats)
     new_tokens = 16 if quick else 256
     for name in DECODE_SHAPES:
-        row = {"kv_cache": bench_decode(name, new_tokens=new_tokens, repeats=repeats)}
+        row = {"kv_cache": bench_decode(name, new_tokens=new_tokens, repeats=repeats),
+               "kv_cache_compiled": bench_decode(name, new_tokens=new_tokens, repeats=repeats,
+                                                 compiled=True)}
         row["no_cache"] = bench_decode(name, new_tokens=new_tokens, repeats=1, use_cache=False)
         # Decode reads every weight once per token: half the bytes, (up to) twice the speed.
         row["kv_cache_bf16"] = bench_decode(name, new_tokens=new_tokens, repeats=repeats,
@@ -166,7 +177,11 @@ def format_table(results: dict) -> str:
                      f"T{s['seq_len']} B{s['batch']:<3} {rate(r)}")
     lines += ["", "greedy decode tokens/s (256 new tokens, batch 1)"]
     for name, row in results["decode_tokens_per_s"].items():
-        lines.append(f"  {name:<10} KV cache {rate(row['kv_cache'])}   "
+        comp = row["kv_cache_compiled"]
+        note = "" if comp["compiled"] else "  (compile failed: ran eagerly)"
+        lines.append(f"  {name:<10} KV cache, compiled step {rate(comp)}  "
+                     f"(compiled in {comp['compile_s']:.0f} s){note}")
+        lines.append(f"  {'':<10} KV cache, eager         {rate(row['kv_cache'])}   "
                      f"no cache {row['no_cache']['median']:,.0f}   "
                      f"bf16 + cache {row['kv_cache_bf16']['median']:,.0f}")
     mixers = results.get("mixers", {})

@@ -40,6 +40,14 @@ class KVCache:
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0  # tokens stored
 
+    @classmethod
+    def on(cls, k: torch.Tensor, v: torch.Tensor) -> KVCache:
+        """An empty cache over existing buffers k, v (B, H_kv, capacity, d_k), e.g. slices of
+        one buffer that holds every layer (see compiled_decode.py)."""
+        cache = cls.__new__(cls)
+        cache.k, cache.v, cache.length = k, v, 0
+        return cache
+
     @property
     def capacity(self) -> int:
         return self.k.shape[2]

@@ -101,6 +101,7 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, *, temperature: floa
     tokens[:, :T0] = idx
     n, start = T0, 0  # tokens so far; first token of the context window
     caches = None
+    decoder = getattr(model, "compiled_decoder", None) if use_cache else None  # compile_decode()
     done = torch.zeros(B, dtype=torch.bool, device=idx.device)
     was_training = model.training
     model.eval()
@@ -111,8 +112,10 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, *, temperature: floa
             if not use_cache:
                 logits = model._forward(tokens[:, start:n], None, last_only=True)
             elif caches is None:  # prefill: the whole window in one pass
-                caches = model.new_caches(B, max_len)
+                caches = (decoder or model).new_caches(B, max_len)
                 logits = model._forward(tokens[:, start:n], caches, last_only=True)
+            elif decoder is not None:  # decode the newest token in the compiled step
+                logits = decoder.step(tokens[:, n - 1 : n], caches)
             else:  # decode: only the newest token
                 logits = model._forward(tokens[:, n - 1 : n], caches, last_only=True)
             nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, top_p=top_p,

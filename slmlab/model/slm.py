@@ -45,6 +45,7 @@ class SLM(nn.Module):
             self.head.weight = self.tok_emb.weight
         self.rope = RotaryEmbedding(config.head_dim, config.max_seq_len, config.rope_theta)
         self.aux_loss = None  # auxiliary losses of the last forward (MoE), or None
+        self.compiled_decoder = None  # set by compile_decode()
         self._aux_layers = [b.mlp for b in self.blocks if hasattr(b.mlp, "aux_loss")]
         self._init_weights()
 
@@ -153,6 +154,20 @@ class SLM(nn.Module):
                     new[id(old)] = nn.Parameter(old.t().contiguous().t(),
                                                 requires_grad=old.requires_grad)
                 module.weight = new[id(old)]
+        return self
+
+    def compile_decode(self, enable: bool = True) -> SLM:
+        """Decode one token per step through a compiled step (see compiled_decode.py).
+
+        ``generate`` (with ``use_cache``) then runs each decode step as one torch.compile'd
+        graph: same numbers up to float rounding, a fraction of the per-op overhead. The first
+        generate compiles (tens of seconds; needs a C++ compiler, else it warns and runs
+        uncompiled). Needs mixer "attention" and mlp "swiglu" in every layer (ValueError
+        otherwise). ``enable=False`` goes back to eager decoding. Returns ``self``.
+        """
+        from .compiled_decode import CompiledDecoder
+
+        self.compiled_decoder = CompiledDecoder(self) if enable else None
         return self
 
     def generate(self, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,

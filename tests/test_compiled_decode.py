@@ -1,0 +1,117 @@
+"""The compiled decode step: same logits as the eager model's cached decoding, same tokens."""
+
+import pytest
+import torch
+
+from slmlab.model import SLM, ModelConfig
+from slmlab.model.compiled_decode import CompiledDecoder
+
+CONFIGS = {
+    "mha": dict(n_head=4, n_kv_head=4),
+    "gqa": dict(n_head=4, n_kv_head=2),
+    "mqa_shared": dict(n_head=4, n_kv_head=1, n_layer=4, n_unique_blocks=2),
+}
+
+
+def tiny(**kw) -> SLM:
+    torch.manual_seed(0)
+    args = dict(vocab_size=61, n_layer=2, n_head=4, d_model=32, max_seq_len=48)
+    args.update(kw)
+    return SLM(ModelConfig(**args)).eval()
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_step_matches_the_eager_cached_decode(name):
+    model = tiny(**CONFIGS[name])
+    decoder = CompiledDecoder(model, compile=False)
+    prompt = torch.randint(0, 61, (2, 5))
+    with torch.inference_mode():
+        ref_caches = model.new_caches(2)
+        caches = decoder.new_caches(2, model.config.max_seq_len)
+        ref = model._forward(prompt, ref_caches, last_only=True)
+        got = model._forward(prompt, caches, last_only=True)
+        for _ in range(12):
+            token = ref[:, -1].argmax(-1, keepdim=True)  # (2, 1)
+            ref = model._forward(token, ref_caches, last_only=True)
+            got = decoder.step(token, caches)
+            assert got.shape == ref.shape == (2, 1, 61)
+            torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+        assert caches[0].length == ref_caches[0].length == 17
+        # The shared buffers hold exactly the keys the eager caches hold.
+        for mine, theirs in zip(caches, ref_caches):
+            torch.testing.assert_close(mine.k[:, :, :17], theirs.k[:, :, :17])
+            torch.testing.assert_close(mine.v[:, :, :17], theirs.v[:, :, :17])
+
+
+def test_generate_with_the_uncompiled_step_crosses_the_context_limit():
+    """Past max_seq_len, generate crops and prefills again: still the eager model's tokens."""
+    model = tiny(**CONFIGS["gqa"])
+    prompt = torch.randint(0, 61, (1, 3))
+    ref = model.generate(prompt, 70, temperature=0)
+    model.compiled_decoder = CompiledDecoder(model, compile=False)
+    assert torch.equal(model.generate(prompt, 70, temperature=0), ref)
+    # Sampling goes through the same step: same seed, same tokens.
+    model.compiled_decoder = None
+    ref = model.generate(prompt, 30, temperature=0.8, top_k=10, seed=3)
+    model.compiled_decoder = CompiledDecoder(model, compile=False)
+    assert torch.equal(model.generate(prompt, 30, temperature=0.8, top_k=10, seed=3), ref)
+
+
+def test_compiled_step_gives_the_eager_tokens():
+    """The real torch.compile path (a C++ compiler is part of the course's set-up)."""
+    model = tiny(**CONFIGS["gqa"]).optimize_for_decode()
+    prompt = torch.randint(0, 61, (2, 4))
+    ref = model.generate(prompt, 30, temperature=0)
+    assert model.compile_decode() is model
+    decoder = model.compiled_decoder
+    out = model.generate(prompt, 30, temperature=0)
+    assert decoder.compiled  # False if it had fallen back to the uncompiled step
+    assert torch.equal(out, ref)
+    with torch.inference_mode():  # and the logits themselves, one step at a time
+        caches, ref_caches = decoder.new_caches(2, 48), model.new_caches(2)
+        model._forward(prompt, caches, last_only=True)
+        model._forward(prompt, ref_caches, last_only=True)
+        for token in torch.randint(0, 61, (6, 2, 1)):
+            torch.testing.assert_close(decoder.step(token, caches),
+                                       model._forward(token, ref_caches, last_only=True),
+                                       rtol=1e-4, atol=1e-5)
+    assert model.compile_decode(False).compiled_decoder is None
+
+
+def test_a_failed_compile_falls_back_with_a_warning():
+    model = tiny()
+    decoder = CompiledDecoder(model, compile=False)
+    reference = CompiledDecoder(model, compile=False)
+
+    def broken(*args):
+        raise RuntimeError("no C++ compiler")
+
+    decoder._step = broken
+    decoder.compiled = True
+    prompt = torch.randint(0, 61, (1, 4))
+    with torch.inference_mode():
+        caches, ref_caches = decoder.new_caches(1, 48), reference.new_caches(1, 48)
+        model._forward(prompt, caches, last_only=True)
+        model._forward(prompt, ref_caches, last_only=True)
+        token = torch.tensor([[7]])
+        with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
+            got = decoder.step(token, caches)
+        assert not decoder.compiled
+        torch.testing.assert_close(got, reference.step(token, ref_caches))
+
+
+@pytest.mark.parametrize("kw", [dict(mixer="ssm"), dict(mixer="sliding_window", window=8),
+                                dict(mlp="moe")])
+def test_other_layers_are_refused_by_name(kw):
+    with pytest.raises(ValueError, match="mixer 'attention' and mlp 'swiglu'"):
+        tiny(**kw).compile_decode()
+
+
+def test_a_full_cache_is_refused():
+    model = tiny()
+    decoder = CompiledDecoder(model, compile=False)
+    with torch.inference_mode():
+        caches = decoder.new_caches(1, 6)
+        model._forward(torch.randint(0, 61, (1, 6)), caches, last_only=True)
+        with pytest.raises(ValueError, match="KV cache full: 7 tokens > capacity 6"):
+            decoder.step(torch.tensor([[1]]), caches)
