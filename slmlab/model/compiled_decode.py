@@ -26,6 +26,7 @@ inductor cannot build, the same step runs uncompiled and a warning says so.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -59,6 +60,7 @@ class CompiledDecoder:
                                     options={"cpp_wrapper": True})
                       if compile else self._step_eager)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
+        self._checked = False  # has a compiled step passed dynamo's guards since new_caches?
 
     def new_caches(self, batch: int, max_len: int) -> list[KVCache]:
         """Per-layer KV caches whose buffers are slices of this decoder's shared buffers."""
@@ -69,6 +71,7 @@ class CompiledDecoder:
                 or self.k.device != device:
             self.k = torch.zeros(shape, dtype=dtype, device=device)
             self.v = torch.zeros(shape, dtype=dtype, device=device)
+        self._checked = False  # new buffers (maybe new weights, batch): run dynamo's guards
         return [KVCache.on(self.k[i], self.v[i]) for i in range(c.n_layer)]
 
     def step(self, token: torch.Tensor, caches: list[KVCache]) -> torch.Tensor:
@@ -89,8 +92,15 @@ class CompiledDecoder:
         if step is not self._step_eager:
             torch._dynamo.mark_dynamic(k, 3)
             torch._dynamo.mark_dynamic(v, 3)
+        # Dynamo checks ~1000 guards per call (~0.2 ms); between steps of one generation only
+        # the length m changes, which the graph takes as a symbol, so after one checked step
+        # the rest may skip them.
+        skip = torch.compiler.set_stance("default", skip_guard_eval_unsafe=True) \
+            if self._checked else contextlib.nullcontext()
         try:
-            logits, k_new, v_new = step(token, rot.real, rot.imag, k, v)
+            with skip:
+                logits, k_new, v_new = step(token, rot.real, rot.imag, k, v)
+            self._checked = step is self._step
         except Exception as err:  # inductor could not build (e.g. no C++ compiler)
             if step is self._step_eager:
                 raise
@@ -119,7 +129,9 @@ class CompiledDecoder:
         model = self.model
         B = token.shape[0]
         H, Hkv, d = model.config.n_head, model.config.n_kv_head, model.config.head_dim
-        x = model.tok_emb(token)  # (B, 1, C)
+        # Rows of (B, C), not (B, 1, C): a size-1 middle dim gets a zero stride in the graph,
+        # and BLAS then copies every matmul's input first.
+        x = model.tok_emb(token[:, 0])  # (B, C)
         new_k, new_v = [], []
         for i, j in enumerate(model.layer_blocks):
             block = model.blocks[j]
@@ -129,11 +141,11 @@ class CompiledDecoder:
             q = qk[:, :H].view(B, Hkv, H // Hkv, d)
             k, v = qk[:, H:, None], qkv[:, H + Hkv :, None]  # (B, Hkv, 1, d)
             y = _attend(q, k_cache[i], v_cache[i], k, v)  # (B, Hkv, H/Hkv, d)
-            x = x + block.mixer.out(y.reshape(B, 1, H * d))
+            x = x + block.mixer.out(y.reshape(B, H * d))
             x = x + block.mlp(block.norm2(x))
             new_k.append(k[:, :, 0])
             new_v.append(v[:, :, 0])
-        logits = model.head(model.norm(x))  # (B, 1, V)
+        logits = model.head(model.norm(x))[:, None]  # (B, 1, V)
         return logits, torch.stack(new_k), torch.stack(new_v)
 
 
