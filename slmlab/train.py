@@ -104,7 +104,9 @@ def _optimizer(model: SLM, lr: float, weight_decay: float, betas) -> torch.optim
     no_decay = [p for p in model.parameters() if not decays(p)]
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+    # fused: torch's one-kernel AdamW (CPU, CUDA, MPS); the default runs ~10 ops per tensor
+    # list and took 4× as long per step on a 2-core CPU.
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=True)
 
 
 @torch.no_grad()

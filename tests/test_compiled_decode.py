@@ -115,3 +115,34 @@ def test_a_full_cache_is_refused():
         model._forward(torch.randint(0, 61, (1, 6)), caches, last_only=True)
         with pytest.raises(ValueError, match="KV cache full: 7 tokens > capacity 6"):
             decoder.step(torch.tensor([[1]]), caches)
+
+
+def test_rope_real_pairs_equal_the_complex_rotation():
+    """The compile-time RoPE (real cos/sin pairs) is the eager complex rotation."""
+    from slmlab.model.rope import RotaryEmbedding, rotate_pairs
+
+    rope = RotaryEmbedding(16, 40)
+    x = torch.randn(2, 9, 3, 16, dtype=torch.float64).float()
+    want = rope(x, start=5)
+    got = rotate_pairs(x, rope.cos[5:14].view(1, 9, 1, 8), rope.sin[5:14].view(1, 9, 1, 8))
+    torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(rotate_pairs(x, rope.cos[:9].view(1, 9, 1, 8),
+                                           rope.sin[:9].view(1, 9, 1, 8)), want)
+
+
+def test_compiled_training_forward_matches_eager():
+    """model.compile() (torch's own) takes the real-pair RoPE path: same loss and gradients."""
+    model = tiny(**CONFIGS["gqa"]).train()
+    x, y = torch.randint(0, 61, (3, 12)), torch.randint(0, 61, (3, 12))
+    _, ref = model(x, y)
+    ref.backward()
+    ref_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    model.compile()
+    _, loss = model(x, y)
+    loss.backward()
+    torch.testing.assert_close(loss, ref, rtol=1e-5, atol=1e-5)
+    for p, g in zip(model.parameters(), ref_grads):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="token ids must be in"):  # the input check still runs
+        model(torch.full((1, 4), 99))

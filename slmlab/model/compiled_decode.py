@@ -12,9 +12,8 @@ How the step stays compilable:
     * all layers' keys and values live in one buffer (n_layer, B, H_kv, max_len, d_k); the
       step gets a view of the first n positions and treats n as a dynamic size, so one
       compiled graph serves every context length and attention reads only the n real keys;
-    * RoPE uses cos/sin tables (the real and imaginary parts of the eager model's rotation
-      table, so the numbers are the same) instead of complex tensors, which inductor cannot
-      generate code for;
+    * RoPE uses the cos/sin tables (the real and imaginary parts of the rotation table, so the
+      numbers are the same) instead of complex tensors, which inductor cannot generate code for;
     * norms, projections and the MLP are the model's own modules; only attention's core (cache
       write, softmax(q·Kᵀ/√d)·V) is written out here, because the eager version keeps the cache
       length as a Python int.
@@ -35,6 +34,7 @@ from torch import nn
 
 from .attention import CausalSelfAttention, KVCache
 from .mlp import SwiGLU
+from .rope import rotate_pairs
 
 
 class CompiledDecoder:
@@ -80,9 +80,8 @@ class CompiledDecoder:
         if m + 1 > caches[0].capacity:
             raise ValueError(f"KV cache full: {m + 1} tokens > capacity {caches[0].capacity}")
         rope = self.model.rope
-        if rope.rot.device != token.device:
-            rope.rot = rope.rot.to(token.device)
-        rot = rope.rot[m]  # (d/2,) complex: e^{i·m·θ} at the new token's position
+        rope.tables_to(token.device)
+        cos, sin = rope.cos[m], rope.sin[m]  # (d/2,): the rotation at the new token's position
         # Fresh (B, 1) strides: a slice of the growing token buffer would trigger a recompile.
         token = token.clone(memory_format=torch.contiguous_format)
         k, v = self.k[..., :m, :], self.v[..., :m, :]  # (n_layer, B, H_kv, m, d)
@@ -99,7 +98,7 @@ class CompiledDecoder:
             if self._checked else contextlib.nullcontext()
         try:
             with skip:
-                logits, k_new, v_new = step(token, rot.real, rot.imag, k, v)
+                logits, k_new, v_new = step(token, cos, sin, k, v)
             self._checked = step is self._step
         except Exception as err:  # inductor could not build (e.g. no C++ compiler)
             if step is self._step_eager:
@@ -107,7 +106,7 @@ class CompiledDecoder:
             warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); decoding "
                           f"uncompiled instead", RuntimeWarning, stacklevel=2)
             self._step, self.compiled = self._step_eager, False
-            logits, k_new, v_new = self._step_eager(token, rot.real, rot.imag, k, v)
+            logits, k_new, v_new = self._step_eager(token, cos, sin, k, v)
         self.k[..., m, :] = k_new  # the new token's key and value, every layer in one copy
         self.v[..., m, :] = v_new
         for cache in caches:
@@ -136,7 +135,7 @@ class CompiledDecoder:
         for i, j in enumerate(model.layer_blocks):
             block = model.blocks[j]
             qkv = block.mixer.qkv(block.norm1(x)).view(B, H + 2 * Hkv, d)
-            qk = _rotate(qkv[:, : H + Hkv], cos, sin)  # RoPE on queries and keys
+            qk = rotate_pairs(qkv[:, : H + Hkv], cos, sin)  # RoPE on queries and keys
             # Grouped-query attention: query heads g·h .. g·h + g - 1 share K/V head h.
             q = qk[:, :H].view(B, Hkv, H // Hkv, d)
             k, v = qk[:, H:, None], qkv[:, H + Hkv :, None]  # (B, Hkv, 1, d)
@@ -166,10 +165,3 @@ def _attend(q, k_cache, v_cache, k, v) -> torch.Tensor:
     y = w_cache.to(q.dtype) @ v_cache + w_new.to(q.dtype) * v  # (B, Hkv, g, d)
     return y / (w_cache.sum(dim=-1, keepdim=True) + w_new).to(q.dtype)
 
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """RoPE on real pairs: (x0, x1) -> (x0·cos − x1·sin, x0·sin + x1·cos); x (..., d)."""
-    pairs = x.float().unflatten(-1, (-1, 2))
-    x0, x1 = pairs[..., 0], pairs[..., 1]
-    out = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1).flatten(-2)
-    return out.to(x.dtype)

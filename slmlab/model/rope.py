@@ -35,14 +35,35 @@ class RotaryEmbedding(nn.Module):
         # (or, for a complex tensor, drop the imaginary part of) the rotation table, and it is
         # rebuilt from the config, never stored in a checkpoint. forward() moves it to x's device.
         self.rot = torch.polar(torch.ones_like(angles), angles).to(torch.complex64)
+        self.cos, self.sin = self.rot.real.contiguous(), self.rot.imag.contiguous()  # for compile
+
+    def tables_to(self, device) -> None:
+        """Move the tables to ``device`` (plain attributes: module.to() does not move them)."""
+        if self.rot.device != device:
+            self.rot, self.cos, self.sin = (t.to(device) for t in (self.rot, self.cos, self.sin))
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Rotate ``x`` (B, T, n_heads, d) whose first token sits at position ``start``."""
         B, T, nh, d = x.shape
+        self.tables_to(x.device)
+        if torch.compiler.is_compiling():
+            # Inductor generates no code for complex numbers: same rotation on real pairs.
+            return rotate_pairs(x, self.cos[start : start + T].view(1, T, 1, d // 2),
+                                self.sin[start : start + T].view(1, T, 1, d // 2))
+        rot = self.rot[start : start + T].view(1, T, 1, d // 2)
         xf = x if x.dtype == torch.float32 else x.float()  # rotate in float32
         pairs = torch.view_as_complex(xf.reshape(B, T, nh, d // 2, 2))  # (B, T, nh, d/2)
-        if self.rot.device != x.device:
-            self.rot = self.rot.to(x.device)
-        rot = self.rot[start : start + T].view(1, T, 1, d // 2)
         out = torch.view_as_real(pairs * rot).reshape(B, T, nh, d)
         return out if out.dtype == x.dtype else out.to(x.dtype)
+
+
+def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """RoPE in real arithmetic: each pair (x0, x1) -> (x0·cos − x1·sin, x0·sin + x1·cos).
+
+    The same numbers as the complex product, in more (elementwise) ops: slower eagerly, but
+    what torch.compile can fuse. x (..., d); cos, sin broadcast against (..., d/2).
+    """
+    pairs = x.float().unflatten(-1, (-1, 2))
+    x0, x1 = pairs[..., 0], pairs[..., 1]
+    out = torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1).flatten(-2)
+    return out.to(x.dtype)

@@ -196,6 +196,7 @@ def check_token_ids(idx, vocab_size: int, shapes: str = "(batch, time)") -> None
         raise ValueError(f"token ids must be in [0, {vocab_size}), got values in [{low}, {high}]")
 
 
+@torch.compiler.disable  # reads token values (data-dependent): always runs eagerly
 def _check_ids(idx, config: ModelConfig, caches) -> None:
     if isinstance(idx, torch.Tensor) and idx.dim() != 2:
         raise ValueError(f"idx must be an int64 tensor of shape (batch, time), got shape "
