@@ -1,6 +1,7 @@
 """``python -m slmlab.bench``: the speed figures that matter, at fixed shapes.
 
-    training   tokens/s of forward + backward + AdamW step on random tokens, at
+    training   tokens/s of forward + backward + AdamW step on random tokens, eager and with
+               torch's model.compile() (fused AdamW as in slmlab.train), at
                (a) 4 layers, 4 heads, d_model 128, seq 64, batch 12, vocab 65
                (b) 6 layers, 6 heads, d_model 384, seq 256, batch 8, vocab 65
                plain multi-head attention, SwiGLU hidden = 8/3·d_model, no biases
@@ -64,13 +65,18 @@ def _summary(work: float, times: list[float]) -> dict:
             "repeats": len(rates)}
 
 
-def bench_training(shape: str, *, steps: int = 10, repeats: int = 3) -> dict:
-    """Training tokens/s at one of TRAIN_SHAPES (fwd + bwd + AdamW, random tokens)."""
+def bench_training(shape: str, *, steps: int = 10, repeats: int = 3,
+                   compiled: bool = False) -> dict:
+    """Training tokens/s at one of TRAIN_SHAPES (fwd + bwd + AdamW, random tokens);
+    ``compiled`` runs the model through torch's ``model.compile()`` (compile time in
+    ``compile_s``)."""
     s = TRAIN_SHAPES[shape]
     torch.manual_seed(0)
     config = ModelConfig(vocab_size=65, n_layer=s["n_layer"], n_head=s["n_head"],
                          d_model=s["d_model"], max_seq_len=s["seq_len"])
     model = SLM(config).train()
+    if compiled:
+        model.compile()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)  # as slmlab.train
     x = torch.randint(0, 65, (s["batch"], s["seq_len"]))
     y = torch.randint(0, 65, (s["batch"], s["seq_len"]))
@@ -82,9 +88,11 @@ def bench_training(shape: str, *, steps: int = 10, repeats: int = 3) -> dict:
             loss.backward()
             opt.step()
 
-    _timed(run, 1)  # warm-up
+    warm_up = _timed(run, 1)[0]  # (and compile)
     out = _summary(steps * x.numel(), _timed(run, repeats))
     out["params"] = model.num_params()
+    if compiled:
+        out["compile_s"] = warm_up
     return out
 
 
@@ -145,6 +153,8 @@ def run(quick: bool = False) -> dict:
     for name in TRAIN_SHAPES:
         results["training_tokens_per_s"][name] = bench_training(name, steps=steps,
                                                                 repeats=repeats)
+        results["training_tokens_per_s"][f"{name}_compiled"] = bench_training(
+            name, steps=steps, repeats=repeats, compiled=True)
     new_tokens = 16 if quick else 256
     for name in DECODE_SHAPES:
         row = {"kv_cache": bench_decode(name, new_tokens=new_tokens, repeats=repeats),
@@ -171,10 +181,11 @@ def format_table(results: dict) -> str:
     lines = [f"slmlab bench — torch {results['machine']['torch']}, "
              f"{results['machine']['threads']} threads", "",
              "training tokens/s (fwd + bwd + AdamW)"]
-    for name, r in results["training_tokens_per_s"].items():
-        s = TRAIN_SHAPES[name]
+    for name in TRAIN_SHAPES:
+        s, r = TRAIN_SHAPES[name], results["training_tokens_per_s"]
         lines.append(f"  ({name}) L{s['n_layer']} H{s['n_head']} C{s['d_model']} "
-                     f"T{s['seq_len']} B{s['batch']:<3} {rate(r)}")
+                     f"T{s['seq_len']} B{s['batch']:<3} eager {rate(r[name])}   "
+                     f"model.compile() {rate(r[f'{name}_compiled'])}")
     lines += ["", "greedy decode tokens/s (256 new tokens, batch 1)"]
     for name, row in results["decode_tokens_per_s"].items():
         comp = row["kv_cache_compiled"]

@@ -17,7 +17,7 @@ def test_quick_bench_reports_every_figure(tmp_path, capsys, monkeypatch):
     path = tmp_path / "bench.json"
     results = bench.main(["--quick", "--json", str(path)])
     assert json.loads(path.read_text()) == json.loads(json.dumps(results))
-    for shape in ("a", "b"):
+    for shape in ("a", "b", "a_compiled", "b_compiled"):
         assert results["training_tokens_per_s"][shape]["median"] > 0
     for shape in ("288/6/6", "512/8/8", "768/12/12"):
         row = results["decode_tokens_per_s"][shape]
