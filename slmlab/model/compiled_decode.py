@@ -1,7 +1,7 @@
 """A compiled one-token decode step: the same model, far fewer ops per generated token.
 
 Why: eager PyTorch pays a fixed dispatch cost for every op (3–6 µs on a laptop-class CPU).
-A decode step multiplies each weight matrix by one vector and then runs ~25 small ops per
+A decode step multiplies each weight matrix by one vector and then runs ~30 small ops per
 layer (RMSNorm, RoPE, cache write, softmax, SiLU, residual adds); at small widths those ops
 cost as much as the matrix products. ``torch.compile`` (its inductor backend) fuses each run
 of small ops into one generated C++ loop, and with ``cpp_wrapper`` the kernels are launched
