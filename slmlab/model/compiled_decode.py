@@ -10,17 +10,21 @@ kernels.
 
 How the step stays compilable:
     * all layers' keys and values live in one buffer (n_layer, B, H_kv, max_len, d_k); the
-      step gets a view of the first n positions and treats n as a dynamic size, so one
-      compiled graph serves every context length and attention reads only the n real keys;
+      step reads a view of the m cached positions and treats m as a dynamic size, so one
+      compiled graph serves every context length and attention reads only the real keys;
+    * the step returns the new token's keys and values, and one copy outside the graph stores
+      them (a graph that wrote into its inputs would copy them back whole);
     * RoPE uses the cos/sin tables (the real and imaginary parts of the rotation table, so the
       numbers are the same) instead of complex tensors, which inductor cannot generate code for;
-    * norms, projections and the MLP are the model's own modules; only attention's core (cache
-      write, softmax(q·Kᵀ/√d)·V) is written out here, because the eager version keeps the cache
+    * norms, projections and the MLP are the model's own modules; only attention's core,
+      softmax(q·Kᵀ/√d)·V, is written out here, because the eager version keeps the cache
       length as a Python int.
 
 Prefill (the prompt) runs eagerly on the same buffers; only one-token steps are compiled.
-Compiling takes tens of seconds once per model and batch size, and needs a C++ compiler: if
-inductor cannot build, the same step runs uncompiled and a warning says so.
+Compiling takes 10–60 s once per model shape and batch size (later models of the same shape
+reuse the graph; torch keeps at most ``torch._dynamo.config.recompile_limit`` graphs, 8 by
+default, and runs further shapes uncompiled). It needs a C++ compiler: if inductor cannot
+build, the same step runs uncompiled and a warning says so.
 """
 
 from __future__ import annotations
