@@ -57,24 +57,34 @@ def test_generate_with_the_uncompiled_step_crosses_the_context_limit():
     assert torch.equal(model.generate(prompt, 30, temperature=0.8, top_k=10, seed=3), ref)
 
 
+def _assert_steps_match(model, prompt, steps=6):
+    """The decoder's logits equal the eager cached decode's, step by step."""
+    decoder = model.compiled_decoder
+    with torch.inference_mode():
+        caches, ref_caches = decoder.new_caches(len(prompt), 48), model.new_caches(len(prompt))
+        model._forward(prompt, caches, last_only=True)
+        model._forward(prompt, ref_caches, last_only=True)
+        for token in torch.randint(0, 61, (steps, len(prompt), 1)):
+            torch.testing.assert_close(decoder.step(token, caches),
+                                       model._forward(token, ref_caches, last_only=True),
+                                       rtol=1e-4, atol=1e-5)
+
+
 def test_compiled_step_gives_the_eager_tokens():
     """The real torch.compile path (a C++ compiler is part of the course's set-up)."""
     model = tiny(**CONFIGS["gqa"]).optimize_for_decode()
     prompt = torch.randint(0, 61, (2, 4))
     ref = model.generate(prompt, 30, temperature=0)
     assert model.compile_decode() is model
-    decoder = model.compiled_decoder
     out = model.generate(prompt, 30, temperature=0)
-    assert decoder.compiled  # False if it had fallen back to the uncompiled step
+    assert model.compiled_decoder.compiled  # False if it had fallen back to the uncompiled step
     assert torch.equal(out, ref)
-    with torch.inference_mode():  # and the logits themselves, one step at a time
-        caches, ref_caches = decoder.new_caches(2, 48), model.new_caches(2)
-        model._forward(prompt, caches, last_only=True)
-        model._forward(prompt, ref_caches, last_only=True)
-        for token in torch.randint(0, 61, (6, 2, 1)):
-            torch.testing.assert_close(decoder.step(token, caches),
-                                       model._forward(token, ref_caches, last_only=True),
-                                       rtol=1e-4, atol=1e-5)
+    _assert_steps_match(model, prompt)
+    # A second model of the same shape reuses the compiled graph, with its own weights.
+    torch.manual_seed(1)
+    other = SLM(model.config).eval().optimize_for_decode().compile_decode()
+    assert not torch.allclose(other(prompt)[0], model(prompt)[0])
+    _assert_steps_match(other, prompt)
     assert model.compile_decode(False).compiled_decoder is None
 
 
