@@ -214,3 +214,26 @@ def test_low_precision_copy_keeps_rope_exact_and_logits_close(dtype):
     assert (got - ref).abs().max() < 0.05
     caches = low.new_caches(2)
     assert caches[0].k.dtype == dtype
+
+
+def test_rmsnorm_backward_matches_autograd_in_float64():
+    """The hand-written RMSNorm backward (training) against autograd through torch's op."""
+    from slmlab.model.norm import RMSNorm, _RMSNormFunction
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 16, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(16, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: _RMSNormFunction.apply(a, b, 1e-5), (x, w))
+    norm = RMSNorm(16).double()
+    with torch.no_grad():
+        norm.weight.copy_(w)
+    gy = torch.randn(3, 5, 16, dtype=torch.float64)
+    y = norm(x)
+    y.backward(gy)
+    ref_x = x.detach().clone().requires_grad_()
+    ref_w = w.detach().clone().requires_grad_()
+    ref = torch.nn.functional.rms_norm(ref_x, (16,), ref_w, 1e-5)
+    ref.backward(gy)
+    torch.testing.assert_close(y, ref)
+    torch.testing.assert_close(x.grad, ref_x.grad)
+    torch.testing.assert_close(norm.weight.grad, ref_w.grad)
