@@ -26,7 +26,14 @@ class SwiGLU(nn.Module):
         return cls(config.d_model, config.d_ff)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
-        gate, up = self.gate_up(x).chunk(2, dim=-1)  # 2 × (B, T, d_ff)
+        if torch.is_grad_enabled() and not torch.compiler.is_compiling():
+            # Training: two products with the two halves of the matrix. The backward of a
+            # chunk would concatenate two (B, T, d_ff) gradients; this way only the small
+            # weight gradient is assembled (measured ~10% faster per MLP at the bench's (a)).
+            w_gate, w_up = self.gate_up.weight.chunk(2, dim=0)
+            gate, up = F.linear(x, w_gate), F.linear(x, w_up)
+        else:
+            gate, up = self.gate_up(x).chunk(2, dim=-1)  # 2 × (B, T, d_ff), one product
         return self.down(F.silu(gate) * up)
 
     @staticmethod
