@@ -3,7 +3,8 @@
     MLP(x) = W_down · (SiLU(W_gate · x) ⊙ (W_up · x))
 
 The gate decides, per hidden unit, how much of the "up" projection passes. W_gate and W_up are
-stored as one (C -> 2·d_ff) matrix so a forward pass is one matmul instead of two.
+stored as one (C -> 2·d_ff) matrix, so inference (decoding above all) does one matmul instead
+of two; training multiplies by its two halves (see ``forward``).
 """
 
 from __future__ import annotations
