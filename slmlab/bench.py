@@ -36,6 +36,7 @@ import torch
 
 from . import scaling
 from .model import MIXERS, SLM, ModelConfig
+from .train import _optimizer
 
 TRAIN_SHAPES = {
     "a": dict(n_layer=4, n_head=4, d_model=128, seq_len=64, batch=12),
@@ -77,7 +78,7 @@ def bench_training(shape: str, *, steps: int = 10, repeats: int = 3,
     model = SLM(config).train()
     if compiled:
         model.compile()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)  # as slmlab.train
+    opt = _optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95))  # slmlab.train's
     x = torch.randint(0, 65, (s["batch"], s["seq_len"]))
     y = torch.randint(0, 65, (s["batch"], s["seq_len"]))
 

@@ -97,7 +97,6 @@ def test_a_failed_compile_falls_back_with_a_warning():
         raise RuntimeError("no C++ compiler")
 
     decoder._step = broken
-    decoder.compiled = True
     prompt = torch.randint(0, 61, (1, 4))
     with torch.inference_mode():
         caches, ref_caches = decoder.new_caches(1, 48), reference.new_caches(1, 48)

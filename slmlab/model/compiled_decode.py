@@ -59,12 +59,19 @@ class CompiledDecoder:
             raise ValueError(f"a compiled decode step needs mixer 'attention' and mlp 'swiglu' in "
                              f"every layer, got {', '.join(wrong)}; decode those eagerly")
         self.model = model
-        self.compiled = compile
-        self._step = (torch.compile(self._step_eager, fullgraph=True,
-                                    options={"cpp_wrapper": True})
-                      if compile else self._step_eager)
+        # One bound method, kept: each `self._step_eager` lookup makes a new object, and the
+        # step below tells the two paths apart by identity.
+        self._eager = self._step_eager
+        self._step = (torch.compile(self._eager, fullgraph=True, options={"cpp_wrapper": True})
+                      if compile else self._eager)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
         self._checked = False  # has a compiled step passed dynamo's guards since new_caches?
+
+    @property
+    def compiled(self) -> bool:
+        """Whether steps run compiled (False when built with compile=False or after a failed
+        compile fell back)."""
+        return self._step is not self._eager
 
     def new_caches(self, batch: int, max_len: int) -> list[KVCache]:
         """Per-layer KV caches whose buffers are slices of this decoder's shared buffers."""
@@ -91,8 +98,9 @@ class CompiledDecoder:
         k, v = self.k[..., :m, :], self.v[..., :m, :]  # (n_layer, B, H_kv, m, d)
         # One graph for every m: compiled with m symbolic (sizes 0 and 1 would be fixed
         # constants in the graph, so a one-token cache takes the uncompiled path once).
-        step = self._step if m >= 2 else self._step_eager
-        if step is not self._step_eager:
+        compiled = self.compiled and m >= 2
+        step = self._step if compiled else self._eager
+        if compiled:
             torch._dynamo.mark_dynamic(k, 3)
             torch._dynamo.mark_dynamic(v, 3)
         # Dynamo checks ~1000 guards per call (~0.2 ms); between steps of one generation only
@@ -103,14 +111,14 @@ class CompiledDecoder:
         try:
             with skip:
                 logits, k_new, v_new = step(token, cos, sin, k, v)
-            self._checked = step is self._step
+            self._checked = compiled
         except Exception as err:  # inductor could not build (e.g. no C++ compiler)
-            if step is self._step_eager:
+            if not compiled:
                 raise
             warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); decoding "
                           f"uncompiled instead", RuntimeWarning, stacklevel=2)
-            self._step, self.compiled = self._step_eager, False
-            logits, k_new, v_new = self._step_eager(token, cos, sin, k, v)
+            self._step = self._eager
+            logits, k_new, v_new = self._eager(token, cos, sin, k, v)
         self.k[..., m, :] = k_new  # the new token's key and value, every layer in one copy
         self.v[..., m, :] = v_new
         for cache in caches:
