@@ -109,17 +109,21 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, *, temperature: floa
         for _ in range(max_new_tokens):
             if n - start > max_len:  # the context rule (module docstring)
                 start, caches = n - keep, None
+            greedy = None  # the compiled step's argmax, taken when temperature == 0
             if not use_cache:
                 logits = model._forward(tokens[:, start:n], None, last_only=True)
             elif caches is None:  # prefill: the whole window in one pass
                 caches = (decoder or model).new_caches(B, max_len)
                 logits = model._forward(tokens[:, start:n], caches, last_only=True)
             elif decoder is not None:  # decode the newest token in the compiled step
-                logits = decoder.step(tokens[:, n - 1 : n], caches)
+                logits, greedy = decoder.step(tokens[:, n - 1 : n], caches)
             else:  # decode: only the newest token
                 logits = model._forward(tokens[:, n - 1 : n], caches, last_only=True)
-            nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k, top_p=top_p,
-                              generator=generator)  # (B,)
+            if greedy is not None and temperature == 0:
+                nxt = greedy  # (B,)
+            else:
+                nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k,
+                                  top_p=top_p, generator=generator)  # (B,)
             tokens[:, n] = nxt
             n += 1
             if stop_token is not None:

@@ -144,7 +144,9 @@ class SLM(nn.Module):
         (out, in) rows nn.Linear keeps (measured 1.2–1.7× per matrix, about 1.25× per token
         at the bench's Llama shapes). Values, shapes, ``state_dict`` and outputs do not
         change, only the strides; tied weights stay tied. Training still works but its
-        large matrix products are slower this way, so this is opt-in. Returns ``self``.
+        large matrix products are slower this way, so this is opt-in; ``compile_decode``
+        generates its own matrix-vector loops, which want the (out, in) rows, so it is faster
+        without this. Returns ``self``.
         """
         new = {}
         for module in self.modules():
