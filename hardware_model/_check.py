@@ -29,7 +29,17 @@ def non_negative(name: str, value) -> float:
     return value
 
 
-def integer(name: str, value, low: int) -> int:
+def at_least(name: str, value, low: float = 0.0, *, strict: bool = False) -> float:
+    """`value` as a finite float >= low (> low when `strict`), or an error naming `name`."""
+    value = number(name, value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if value < low or (strict and value == low):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {low:g}, got {value:g}")
+    return value
+
+
+def integer(name: str, value, low: int = 0) -> int:
     """`value` as an int >= low, or an error naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {value!r}")

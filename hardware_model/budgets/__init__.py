@@ -24,8 +24,8 @@ Glossary:
 Every number carries a key such as [Huang12] beside it; SOURCES (in sources.py) says what
 each key is.
 
-Modules, in the order a reader meets them: sources (the published figures), units and
-_check (shared constants and argument checks), network (links, physical floors,
+Modules, in the order a reader meets them: sources (the published figures), units (shared
+constants; argument checks come from hardware_model._check), network (links, physical floors,
 handshakes), latency (queue, server, device, break-even), radio (energy: device vs radio),
 fleet (data volume and money). Every public name is re-exported here, so
 `from hardware_model import budgets; budgets.cloud_latency(...)` works as before.

@@ -6,7 +6,7 @@ Keys in [brackets] are explained in sources.SOURCES.
 
 from __future__ import annotations
 
-from hardware_model.budgets._check import _count, _number
+from hardware_model._check import at_least, integer
 from hardware_model.budgets.units import BYTES_PER_GB, SECONDS_PER_DAY
 
 # ---- Data: what a sensor fleet produces, raw or as diagnoses
@@ -16,10 +16,10 @@ def fleet_bytes_per_day(
     *, devices: int, channels: int, sample_rate_hz: float, bytes_per_sample: float
 ) -> float:
     """Raw bytes a fleet streams per day: devices x channels x rate x bytes x 86,400 s."""
-    devices = _count("devices", devices)
-    channels = _count("channels", channels)
-    rate = _number("sample_rate_hz", sample_rate_hz)
-    size = _number("bytes_per_sample", bytes_per_sample)
+    devices = integer("devices", devices)
+    channels = integer("channels", channels)
+    rate = at_least("sample_rate_hz", sample_rate_hz)
+    size = at_least("bytes_per_sample", bytes_per_sample)
     return devices * channels * rate * size * SECONDS_PER_DAY
 
 
@@ -27,9 +27,9 @@ def messages_bytes_per_day(
     *, devices: int, messages_per_day: float, bytes_per_message: float
 ) -> float:
     """Bytes per day when each device sends only short messages (e.g. a diagnosis)."""
-    devices = _count("devices", devices)
-    per_day = _number("messages_per_day", messages_per_day)
-    size = _number("bytes_per_message", bytes_per_message)
+    devices = integer("devices", devices)
+    per_day = at_least("messages_per_day", messages_per_day)
+    size = at_least("bytes_per_message", bytes_per_message)
     return devices * per_day * size
 
 
@@ -45,9 +45,9 @@ EXAMPLE_PRICES = {
 
 def monthly_data_cost(bytes_per_day: float, *, usd_per_gb: float, days_per_month: float) -> float:
     """Money per month to move (or store) ``bytes_per_day``, at ``usd_per_gb`` (GB = 1e9 B)."""
-    bytes_per_day = _number("bytes_per_day", bytes_per_day)
-    usd_per_gb = _number("usd_per_gb", usd_per_gb)
-    days = _number("days_per_month", days_per_month, allow_equal=False)
+    bytes_per_day = at_least("bytes_per_day", bytes_per_day)
+    usd_per_gb = at_least("usd_per_gb", usd_per_gb)
+    days = at_least("days_per_month", days_per_month, strict=True)
     return bytes_per_day * days / BYTES_PER_GB * usd_per_gb
 
 
@@ -61,11 +61,11 @@ def monthly_llm_cost(
     days_per_month: float,
 ) -> float:
     """Money per month for a hosted model billed per million input and output tokens."""
-    per_day = _number("requests_per_day", requests_per_day)
-    prompt_tokens = _count("prompt_tokens", prompt_tokens)
-    answer_tokens = _count("answer_tokens", answer_tokens)
-    p_in = _number("usd_per_m_input", usd_per_m_input)
-    p_out = _number("usd_per_m_output", usd_per_m_output)
-    days = _number("days_per_month", days_per_month, allow_equal=False)
+    per_day = at_least("requests_per_day", requests_per_day)
+    prompt_tokens = integer("prompt_tokens", prompt_tokens)
+    answer_tokens = integer("answer_tokens", answer_tokens)
+    p_in = at_least("usd_per_m_input", usd_per_m_input)
+    p_out = at_least("usd_per_m_output", usd_per_m_output)
+    days = at_least("days_per_month", days_per_month, strict=True)
     per_request = (prompt_tokens * p_in + answer_tokens * p_out) / 1e6
     return per_request * per_day * days

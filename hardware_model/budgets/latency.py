@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hardware_model.budgets._check import _count, _number
+from hardware_model._check import at_least, integer
 from hardware_model.budgets.network import HANDSHAKE_RTTS, Network
 from hardware_model.budgets.units import BITS_PER_BYTE, BYTES_PER_TOKEN
 
@@ -27,12 +27,12 @@ def mm1_wait_s(utilisation: float, service_s: float) -> float:
         utilisation: rho, the fraction of time the server is busy, 0 <= rho < 1.
         service_s: S, the mean service time of one request, in seconds.
     """
-    rho = _number("utilisation", utilisation)
+    rho = at_least("utilisation", utilisation)
     if rho >= 1.0:
         raise ValueError(
             f"utilisation must be < 1 (at or above 1 the queue grows without bound), got {rho:g}"
         )
-    service_s = _number("service_s", service_s)
+    service_s = at_least("service_s", service_s)
     return rho / (1.0 - rho) * service_s
 
 
@@ -53,9 +53,9 @@ class CloudLLM:
     source: str = ""
 
     def __post_init__(self):
-        _number("prefill_tps", self.prefill_tps, allow_equal=False)
-        _number("decode_tps", self.decode_tps, allow_equal=False)
-        _number("queue_s", self.queue_s)
+        at_least("prefill_tps", self.prefill_tps, strict=True)
+        at_least("decode_tps", self.decode_tps, strict=True)
+        at_least("queue_s", self.queue_s)
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,9 @@ class OnDevice:
     source: str = ""
 
     def __post_init__(self):
-        _number("prefill_tps", self.prefill_tps, allow_equal=False)
-        _number("decode_tps", self.decode_tps, allow_equal=False)
-        _number("power_w", self.power_w)
+        at_least("prefill_tps", self.prefill_tps, strict=True)
+        at_least("decode_tps", self.decode_tps, strict=True)
+        at_least("power_w", self.power_w)
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,9 @@ def cloud_latency(
         handshake: a HANDSHAKE_RTTS name or a number of round trips for connection set-up.
         bytes_per_token: bytes of text per token on the wire, up and down.
     """
-    prompt_tokens = _count("prompt_tokens", prompt_tokens, min_value=1)
-    upload_bytes = _count("upload_bytes", upload_bytes)
-    bytes_per_token = _number("bytes_per_token", bytes_per_token, allow_equal=False)
+    prompt_tokens = integer("prompt_tokens", prompt_tokens, 1)
+    upload_bytes = integer("upload_bytes", upload_bytes)
+    bytes_per_token = at_least("bytes_per_token", bytes_per_token, strict=True)
     if isinstance(handshake, str):
         if handshake not in HANDSHAKE_RTTS:
             raise ValueError(
@@ -146,7 +146,7 @@ def cloud_latency(
             )
         setup_rtts = HANDSHAKE_RTTS[handshake]
     else:
-        setup_rtts = _count("handshake", handshake)
+        setup_rtts = integer("handshake", handshake)
     if not net.online:
         return Latency(math.inf, math.inf, (("offline: no answer", math.inf),))
 
@@ -166,7 +166,7 @@ def cloud_latency(
 
 def device_latency(device: OnDevice, *, prompt_tokens: int) -> Latency:
     """Time to answer on the device: its own prefill, then its own decode rate."""
-    prompt_tokens = _count("prompt_tokens", prompt_tokens, min_value=1)
+    prompt_tokens = integer("prompt_tokens", prompt_tokens, 1)
     prefill_s = prompt_tokens / device.prefill_tps
     return Latency(prefill_s, 1.0 / device.decode_tps, (("device prefill", prefill_s),))
 
@@ -197,7 +197,7 @@ def break_even_decode_tps(cloud: Latency, device: Latency, *, n_tokens: int) -> 
     when no rate is enough (the device's prefill alone takes longer than the cloud's answer).
     Only ``device.first_token_s`` is used: the device's own decode rate is what is solved for.
     """
-    n_tokens = _count("n_tokens", n_tokens, min_value=1)
+    n_tokens = integer("n_tokens", n_tokens, 1)
     if not cloud.available:
         return 0.0
     time_left = cloud.total_s(n_tokens) - device.first_token_s

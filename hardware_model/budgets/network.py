@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hardware_model.budgets._check import _number
+from hardware_model._check import at_least
 
 SPEED_OF_LIGHT_KM_S = 299_792.458  # exact, by definition of the metre
 FIBRE_GROUP_INDEX = 1.4682  # [SMF28] at 1550 nm: light in fibre travels at c / 1.4682
@@ -39,9 +39,9 @@ class Network:
         if not isinstance(self.online, bool):
             raise TypeError(f"online must be True or False, got {self.online!r}")
         if self.online:
-            _number("rtt_ms", self.rtt_ms)
-            _number("uplink_mbps", self.uplink_mbps, allow_equal=False)
-            _number("downlink_mbps", self.downlink_mbps, allow_equal=False)
+            at_least("rtt_ms", self.rtt_ms)
+            at_least("uplink_mbps", self.uplink_mbps, strict=True)
+            at_least("downlink_mbps", self.downlink_mbps, strict=True)
 
     @classmethod
     def offline(cls, name: str = "offline") -> Network:
@@ -55,8 +55,8 @@ def fibre_rtt_ms(distance_km: float, *, group_index: float = FIBRE_GROUP_INDEX) 
     About 1 ms per 100 km of route; real routes are longer than the straight line and add
     routers, so measured RTTs sit above this floor.
     """
-    distance_km = _number("distance_km", distance_km)
-    group_index = _number("group_index", group_index, min_value=1.0)
+    distance_km = at_least("distance_km", distance_km)
+    group_index = at_least("group_index", group_index, 1.0)
     return 2 * distance_km / (SPEED_OF_LIGHT_KM_S / group_index) * 1e3
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hardware_model.budgets._check import _count, _number
+from hardware_model._check import at_least, integer
 from hardware_model.budgets.latency import OnDevice, device_latency
 from hardware_model.budgets.units import BITS_PER_BYTE
 
@@ -15,7 +15,7 @@ from hardware_model.budgets.units import BITS_PER_BYTE
 def device_answer_energy_j(device: OnDevice, *, prompt_tokens: int, n_tokens: int) -> float:
     """Energy to answer on the device: average power x time to the last token."""
     seconds = device_latency(device, prompt_tokens=prompt_tokens).total_s(
-        _count("n_tokens", n_tokens, min_value=1)
+        integer("n_tokens", n_tokens, 1)
     )
     return device.power_w * seconds
 
@@ -40,10 +40,10 @@ class Radio:
     source: str = ""
 
     def __post_init__(self):
-        _number("tx_power_w", self.tx_power_w)
-        _number("rx_power_w", self.rx_power_w)
-        _number("uplink_mbps", self.uplink_mbps, allow_equal=False)
-        _number("downlink_mbps", self.downlink_mbps, allow_equal=False)
+        at_least("tx_power_w", self.tx_power_w)
+        at_least("rx_power_w", self.rx_power_w)
+        at_least("uplink_mbps", self.uplink_mbps, strict=True)
+        at_least("downlink_mbps", self.downlink_mbps, strict=True)
 
     @property
     def uplink_j_per_byte(self) -> float:
@@ -115,6 +115,6 @@ def radio_energy_j(link: Radio, *, bytes_up: int, bytes_down: int) -> float:
     Counts air time only: the radio's idle and tail states (an LTE modem stays in a high-power
     state for seconds after each transfer [Huang12]) come on top.
     """
-    bytes_up = _count("bytes_up", bytes_up)
-    bytes_down = _count("bytes_down", bytes_down)
+    bytes_up = integer("bytes_up", bytes_up)
+    bytes_down = integer("bytes_down", bytes_down)
     return bytes_up * link.uplink_j_per_byte + bytes_down * link.downlink_j_per_byte

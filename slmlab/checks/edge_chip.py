@@ -8,11 +8,9 @@ term) to say in plain words which step went wrong.
 
 from __future__ import annotations
 
-import math
-from numbers import Real
-
 import hardware_model as hm
 from hardware_model import energy, power, workload
+from slmlab.checks._answers import as_number, diagnose
 
 # The givens of each exercise, exactly as the lab states them.
 MACS = dict(mac_format="int8", dram="ddr3")  # 45 nm: int8 multiply + 32-bit add; DDR3 DRAM
@@ -30,25 +28,6 @@ BATTERY = dict(
 )
 
 
-def _as_number(answer, what: str) -> float:
-    if isinstance(answer, bool) or not isinstance(answer, Real) or math.isnan(float(answer)):
-        raise AssertionError(f"Set `answer` to {what} (a number); got {answer!r}.")
-    return float(answer)
-
-
-def _diagnose(answer: float, expected: float, slips: dict, unit: str, rel: float) -> None:
-    """Return if `answer` is within `rel` of `expected`; else raise with the matching hint."""
-    if math.isclose(answer, expected, rel_tol=rel):
-        return
-    for hint, wrong in slips.items():
-        if math.isclose(answer, wrong, rel_tol=rel):
-            raise AssertionError(f"Not quite: {answer:,.4g} {unit}. {hint}")
-    raise AssertionError(
-        f"Not quite: {answer:,.4g} {unit} is {abs(answer - expected) / expected:.0%} away from "
-        "the answer. Go through the steps again, one term at a time."
-    )
-
-
 def macs_per_dram_byte_reference() -> float:
     """int8 MACs (multiply + 32-bit accumulate, 45 nm) that cost as much as one DRAM byte."""
     return energy.dram_pj_per_byte(MACS["dram"]) / energy.mac_pj(MACS["mac_format"])
@@ -56,7 +35,7 @@ def macs_per_dram_byte_reference() -> float:
 
 def check_macs_per_dram_byte(answer) -> None:
     """Exercise 1: how many int8 MACs cost the energy of fetching one byte from DRAM."""
-    answer = _as_number(answer, "the number of MACs")
+    answer = as_number(answer, "the number of MACs")
     expected = macs_per_dram_byte_reference()
     byte_pj, mul, add = (
         energy.dram_pj_per_byte(MACS["dram"]),
@@ -71,7 +50,7 @@ def check_macs_per_dram_byte(answer) -> None:
         "That is a float32 MAC (3.7 + 0.9 pJ); the exercise asks for int8.": byte_pj
         / energy.mac_pj("fp32"),
     }
-    _diagnose(answer, expected, slips, "MACs", rel=0.01)
+    diagnose(answer, expected, slips, "MACs", rel=0.01)
     print(f"Correct: one byte from DRAM costs as much as {expected:.0f} int8 MACs.")
 
 
@@ -83,7 +62,7 @@ def ridge_point_reference() -> float:
 
 def check_ridge_point(answer) -> None:
     """Exercise 2: the ridge point of the Raspberry Pi 5 (FLOPs per byte)."""
-    answer = _as_number(answer, "the ridge point in FLOPs per byte")
+    answer = as_number(answer, "the ridge point in FLOPs per byte")
     chip = hm.chips.get(RIDGE["chip"])
     peak, sustained = chip.peak_ops[RIDGE["compute"]], chip.ops_per_s(RIDGE["compute"])
     bw = chip.main_memory.bandwidth_bytes_per_s
@@ -98,7 +77,7 @@ def check_ridge_point(answer) -> None:
         "It is FLOPs per byte: divide the compute rate by the bandwidth, not the other way "
         "round.": bw / sustained,
     }
-    _diagnose(answer, expected, slips, "FLOPs/byte", rel=0.01)
+    diagnose(answer, expected, slips, "FLOPs/byte", rel=0.01)
     print(
         f"Correct: {expected:.1f} FLOPs per byte. An operator doing fewer FLOPs per byte than "
         "this waits on memory."
@@ -115,7 +94,7 @@ def decode_reference() -> float:
 
 def check_decode_tokens_per_s(answer) -> None:
     """Exercise 3: decode tokens/s of Llama-3.2-1B (q4_0) on the Pi 5, by bytes / bandwidth."""
-    answer = _as_number(answer, "the tokens per second")
+    answer = as_number(answer, "the tokens per second")
     d = DECODE
     arch, chip = hm.models.get(d["model"]), hm.chips.get(d["chip"])
     bw = chip.main_memory.bandwidth_bytes_per_s
@@ -130,7 +109,7 @@ def check_decode_tokens_per_s(answer) -> None:
         "Use the sustained bandwidth of the chip's main memory (11.95 GB/s), not the "
         "datasheet peak.": RIDGE["datasheet_bandwidth"] / (arch.num_params() * bits / 8),
     }
-    _diagnose(answer, expected, slips, "tokens/s", rel=0.03)
+    diagnose(answer, expected, slips, "tokens/s", rel=0.03)
     print(
         f"Correct: the library says {expected:.1f} tokens/s; weights over bandwidth alone give "
         f"{bw / (arch.num_params() * bits / 8):.1f} (the rest is small vectors and overheads)."
@@ -148,7 +127,7 @@ def kv_match_reference() -> float:
 
 def check_kv_matches_weights(answer) -> None:
     """Exercise 4: the context at which Llama-3.2-1B's fp16 KV cache equals its q4_0 weights."""
-    answer = _as_number(answer, "the context length in tokens")
+    answer = as_number(answer, "the context length in tokens")
     arch = hm.models.get(KV_MATCH["model"])
     expected = kv_match_reference()
     slips = {
@@ -159,7 +138,7 @@ def check_kv_matches_weights(answer) -> None:
         "q4_0 is 4.5 bits per weight (a 16-bit scale per 32 weights), not 4.": expected * 4 / 4.5,
         "The KV cache is fp16: 2 bytes per value.": expected / 2,
     }
-    _diagnose(answer, expected, slips, "tokens", rel=0.01)
+    diagnose(answer, expected, slips, "tokens", rel=0.01)
     print(
         f"Correct: at about {expected:,.0f} tokens of context the KV cache weighs as much as "
         "the weights, and each decoded token reads both."
@@ -176,7 +155,7 @@ def battery_reference() -> tuple[float, float]:
 
 def check_battery_life_days(answer) -> None:
     """Exercise 5: days an always-on device lasts on its battery."""
-    answer = _as_number(answer, "the battery life in days")
+    answer = as_number(answer, "the battery life in days")
     b = BATTERY
     avg_w, expected = battery_reference()
     battery_j = b["battery_mah"] * b["battery_v"] * 3.6
@@ -188,7 +167,7 @@ def check_battery_life_days(answer) -> None:
         "A battery holds mAh x V x 3.6 joules (1 mAh = 3.6 coulombs).": expected / 3.6,
         "Average power is the energy per hour over 3600 s.": expected / 3600,
     }
-    _diagnose(answer, expected, slips, "days", rel=0.01)
+    diagnose(answer, expected, slips, "days", rel=0.01)
     print(
         f"Correct: {expected:.0f} days at an average of {avg_w * 1e3:.3f} mW "
         f"({n * e / 3600 / avg_w:.0%} of it answering requests)."

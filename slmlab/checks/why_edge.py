@@ -8,9 +8,9 @@ trip, bytes for bits, a forgotten factor) to say which step went wrong.
 from __future__ import annotations
 
 import math
-from numbers import Real
 
 from hardware_model import budgets
+from slmlab.checks._answers import as_number, diagnose
 
 # The givens of each exercise, exactly as the lab states them.
 FIRST_TOKEN = dict(
@@ -27,29 +27,6 @@ FIRST_TOKEN = dict(
 BREAK_EVEN = dict(cloud_first_s=0.6, cloud_tps=80.0, device_first_s=0.15, device_tps=25.0)
 FLEET = dict(devices=40, channels=6, sample_rate_hz=25_600, bytes_per_sample=3)
 WINDOW = dict(seconds=10, channels=3, sample_rate_hz=25_600, bytes_per_sample=2, radio="nb-iot")
-
-
-def _as_number(answer, what: str) -> float:
-    if isinstance(answer, bool) or not isinstance(answer, Real) or math.isnan(float(answer)):
-        raise AssertionError(f"Set `answer` to {what} (a number); got {answer!r}.")
-    return float(answer)
-
-
-def _close(a: float, b: float, rel: float) -> bool:
-    return math.isclose(a, b, rel_tol=rel)
-
-
-def _diagnose(answer: float, expected: float, slips: dict[str, float], unit: str, rel: float):
-    """Raise with a hint if ``answer`` matches a known slip, or with the gap otherwise."""
-    if _close(answer, expected, rel):
-        return
-    for hint, wrong in slips.items():
-        if _close(answer, wrong, rel):
-            raise AssertionError(f"Not quite: {answer:g} {unit}. {hint}")
-    raise AssertionError(
-        f"Not quite: {answer:g} {unit} is {abs(answer - expected) / expected:.0%} away from the "
-        "answer. Go through the steps again, one term at a time."
-    )
 
 
 def first_token_reference() -> float:
@@ -69,7 +46,7 @@ def first_token_reference() -> float:
 
 def check_first_token(answer) -> None:
     """Exercise 1: the time to first token of a cloud request, worked out by hand (seconds)."""
-    answer = _as_number(answer, "the time to first token in seconds")
+    answer = as_number(answer, "the time to first token in seconds")
     g = FIRST_TOKEN
     expected = first_token_reference()
     rtt = g["rtt_ms"] / 1e3
@@ -88,13 +65,13 @@ def check_first_token(answer) -> None:
         "Did you add the server's prefill (prompt tokens / prefill rate)?": expected
         - g["prompt_tokens"] / g["prefill_tps"],
     }
-    _diagnose(answer, expected, slips, "s", rel=0.005)
+    diagnose(answer, expected, slips, "s", rel=0.005)
     print(f"Correct: the first token arrives after {expected:.3f} s.")
 
 
 def check_break_even(answer) -> None:
     """Exercise 2: the longest answer (whole tokens) for which the device finishes first."""
-    answer = _as_number(answer, "a whole number of tokens")
+    answer = as_number(answer, "a whole number of tokens")
     g = BREAK_EVEN
     cloud = budgets.Latency(g["cloud_first_s"], 1.0 / g["cloud_tps"])
     device = budgets.Latency(g["device_first_s"], 1.0 / g["device_tps"])
@@ -106,12 +83,12 @@ def check_break_even(answer) -> None:
             f"(the lines cross at {n_star:.2f})."
         )
         return
-    if _close(answer, n_star, 1e-3):
+    if math.isclose(answer, n_star, rel_tol=1e-3):
         raise AssertionError(
             f"{answer:g} is where the two lines cross; the question asks for whole tokens, so "
             "round down to the last answer length the device still wins."
         )
-    if answer == math.floor(n_star - 1) or _close(answer, n_star - 1, 1e-3):
+    if answer == math.floor(n_star - 1) or math.isclose(answer, n_star - 1, rel_tol=1e-3):
         raise AssertionError(
             f"Not quite: {answer:g}. The first token comes out of the prefill, so an answer of n "
             "tokens needs only n - 1 decode steps: total(n) = first + (n - 1) / rate."
@@ -124,14 +101,14 @@ def check_break_even(answer) -> None:
 
 def check_fleet_bytes(answer) -> None:
     """Exercise 4: bytes per day the exercise's wind farm streams, raw."""
-    answer = _as_number(answer, "the bytes per day")
+    answer = as_number(answer, "the bytes per day")
     expected = budgets.fleet_bytes_per_day(**FLEET)
     slips = {
         "That is bytes per second: a day has 86,400 s.": expected / 86_400,
         "That is bytes per hour: a day has 24 of them.": expected / 24,
         "That is bits, not bytes: drop the factor 8.": expected * 8,
     }
-    _diagnose(answer, expected, slips, "bytes", rel=1e-3)
+    diagnose(answer, expected, slips, "bytes", rel=1e-3)
     print(f"Correct: {expected / 1e12:.2f} TB of raw samples per day.")
 
 
@@ -143,7 +120,7 @@ def window_bytes() -> int:
 
 def check_window_energy(answer) -> None:
     """Exercise 3: joules to send one raw vibration window over NB-IoT."""
-    answer = _as_number(answer, "the energy in joules")
+    answer = as_number(answer, "the energy in joules")
     link = budgets.radio(WINDOW["radio"])
     expected = budgets.radio_energy_j(link, bytes_up=window_bytes(), bytes_down=0)
     via_downlink = window_bytes() * link.downlink_j_per_byte
@@ -154,7 +131,7 @@ def check_window_energy(answer) -> None:
         "Check bits and bytes: energy per byte = power x 8 / rate in bit/s.": expected / 8,
         "Check bits and bytes: the factor 8 is applied once, not twice.": expected * 8,
     }
-    _diagnose(answer, expected, slips, "J", rel=0.01)
+    diagnose(answer, expected, slips, "J", rel=0.01)
     print(
         f"Correct: {expected:.1f} J, about {window_bytes() * 8 / (link.uplink_mbps * 1e6):.0f} "
         "s of transmitting."

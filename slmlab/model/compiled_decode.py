@@ -21,6 +21,8 @@ How the step stays compilable and fast:
       them (a graph that wrote into its inputs would copy them back whole);
     * RoPE uses the cos/sin tables (the real and imaginary parts of the rotation table, so the
       numbers are the same) instead of complex tensors, which inductor cannot generate code for;
+    * attention's core, softmax(q·Kᵀ/√d)·V, is written out here (``_attend``): the eager
+      version keeps the cache length as a Python int;
     * the greedy choice (argmax over the vocabulary) is made inside the graph too.
 
 Prefill (the prompt) runs eagerly on the same buffers; only one-token steps are compiled.
@@ -116,7 +118,7 @@ class CompiledDecoder:
             if self._checked else contextlib.nullcontext()
         try:
             with skip:
-                logits, best, k_new, v_new = step(token, cos, sin, k, v)
+                logits, greedy, k_new, v_new = step(token, cos, sin, k, v)
             self._checked = compiled
         except Exception as err:  # inductor could not build (e.g. no C++ compiler)
             if not compiled:
@@ -124,12 +126,12 @@ class CompiledDecoder:
             warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); decoding "
                           f"uncompiled instead", RuntimeWarning, stacklevel=2)
             self._step = self._eager
-            logits, best, k_new, v_new = self._eager(token, cos, sin, k, v)
+            logits, greedy, k_new, v_new = self._eager(token, cos, sin, k, v)
         self.k[..., m, :] = k_new  # the new token's key and value, every layer in one copy
         self.v[..., m, :] = v_new
         for cache in caches:
             cache.length = m + 1
-        return logits, best
+        return logits, greedy
 
     def _step_eager(self, token, cos, sin, k_cache, v_cache):
         """The decode step as plain tensor code (what torch.compile traces). It reads the cache
