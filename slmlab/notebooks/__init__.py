@@ -19,22 +19,23 @@ The conventions it enforces (COURSE_DESIGN.md, "Conventions"):
   at the indentation of the BEGIN line.
 
 Each command is also a function (:func:`strip`, ...); :func:`strip_notebook`,
-:func:`learner_notebook` and :func:`notebook_problems` work in memory.
+:func:`learner_notebook` and :func:`notebook_problems` work in memory. This file holds strip,
+learner and check; ``execute.py`` holds refresh (it runs a kernel); ``cli.py`` the command line.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import copy
 import os
-import sys
-import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
+
+from slmlab.files import atomic_write_text
+
+__all__ = ["BEGIN", "CHECK_MARKER", "END", "STUB", "check", "is_checked", "learner",
+           "learner_notebook", "main", "notebook_problems", "refresh", "strip", "strip_notebook"]
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 BEGIN = "### BEGIN SOLUTION"
@@ -85,23 +86,10 @@ def _validation_error(nb: nbformat.NotebookNode) -> str | None:
 
 
 def _write_atomic(path: Path, nb: nbformat.NotebookNode) -> None:
-    """Write ``nb`` as nbformat 4 via a temp file in the same folder and ``os.replace``.
-
-    A crash mid-write leaves the old file intact; the temp file is removed on any error. The
-    file keeps its permission bits (mkstemp would otherwise make it owner-only).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            nbformat.write(nb, f, version=4)  # sorted keys, indent 1, trailing newline
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write ``nb`` as nbformat 4 (sorted keys, indent 1, trailing newline), atomically: a
+    crash mid-write leaves the old file intact (slmlab.files)."""
+    text = nbformat.writes(nb, version=4)
+    atomic_write_text(path, text if text.endswith("\n") else text + "\n")
 
 
 def _where(name: str, index: int, cell: nbformat.NotebookNode) -> str:
@@ -355,103 +343,6 @@ def check(paths) -> list[str]:
     return problems
 
 
-# ---------------------------------------------------------------- refresh
-
-
-def refresh(paths, *, timeout: float = 600, kernel_name: str | None = None) -> dict[Path, float]:
-    """Execute each notebook in a fresh kernel in fast mode, from its own folder, then strip it.
-
-    The one way maintainers regenerate the checked outputs. A failing cell stops the run and
-    leaves that notebook's file untouched.
-
-    Args:
-        paths: one ``.ipynb`` path or an iterable of them.
-        timeout: seconds allowed per cell.
-        kernel_name: a Jupyter kernel name; default: the notebook's own kernelspec.
-
-    Returns:
-        Wall-clock seconds per notebook (execution only).
-    """
-    from jupyter_client.kernelspec import NoSuchKernel
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    options = {} if kernel_name is None else {"kernel_name": kernel_name}
-    seconds = {}
-    for path in _paths(paths):
-        nb = _read(path)
-        if (err := _validation_error(nb)) is not None:
-            raise ValueError(f"{path}: not valid nbformat, not run: {err}")
-        client = NotebookClient(
-            nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}, **options
-        )
-        start = time.perf_counter()
-        try:
-            client.execute(env={**os.environ, **FAST_ENV})
-        except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
-            raise RuntimeError(f"{path}: a cell failed in fast mode; file not written\n{e}") from e
-        except NoSuchKernel as e:
-            raise ValueError(
-                f"{path}: no Jupyter kernel named {e.name!r}; pass kernel_name or fix the "
-                "notebook's kernelspec (`jupyter kernelspec list` shows what is installed)"
-            ) from e
-        seconds[path] = time.perf_counter() - start
-        strip_notebook(nb)
-        _write_atomic(path, nb)
-    return seconds
-
-
-# ---------------------------------------------------------------- command line
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m slmlab.notebooks", description=__doc__.split("\n")[0]
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    helps = {
-        "strip": "clear outputs of unmarked cells and widget state, in place",
-        "learner": "write learner copies with solution regions replaced",
-        "check": "exit 1 listing problems (unstripped, missing checked output, bad markers)",
-        "refresh": "execute in a fresh kernel with SLMLAB_FAST=1, then strip",
-    }
-    for command, text in helps.items():
-        p = sub.add_parser(command, help=text, description=text)
-        p.add_argument("files", nargs="+", metavar="FILES", help=".ipynb notebooks")
-        if command == "learner":
-            p.add_argument("--out", required=True, metavar="DIR", help="folder for the copies")
-        if command == "refresh":
-            p.add_argument("--timeout", type=float, default=600, help="seconds per cell")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 problems or failure)."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "strip":
-            for path, saved in strip(args.files).items():
-                print(f"{path}: saved {saved:,} bytes ({path.stat().st_size:,} bytes now)")
-        elif args.command == "learner":
-            for path, regions in learner(args.files, args.out).items():
-                print(f"{path}: {regions} solution region(s) replaced")
-        elif args.command == "check":
-            problems = check(args.files)
-            print("\n".join(problems) or f"{len(args.files)} notebook(s) clean")
-            if problems:
-                print(f"{len(problems)} problem(s)", file=sys.stderr)
-                return 1
-        elif args.command == "refresh":
-            for path in _paths(args.files):  # one at a time, so each time prints as it ends
-                seconds = refresh(path, timeout=args.timeout)[path]
-                print(f"{path}: executed in {seconds:.1f} s, stripped", flush=True)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+# The last two parts import from the ones above.
+from slmlab.notebooks.cli import main  # noqa: E402
+from slmlab.notebooks.execute import refresh  # noqa: E402
