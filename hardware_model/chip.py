@@ -201,10 +201,11 @@ class Chip:
     def at(self, point: str | int | None) -> Chip:
         """This chip at a DVFS operating point (by name or index; None: unchanged).
 
-        Scaling from the nominal point (f0, V0) to (f, V): peak ops and on-chip bandwidth x f/f0
-        (they run on the core clock; DRAM has its own), dispatch overhead x f0/f, energy per
-        operation and per on-chip byte x (V/V0)^2 (dynamic energy C*V^2), static power x V/V0
-        (leakage current held fixed: a first-order choice).
+        Scaling from the nominal point (f0, V0) to (f, V): peak ops, compute-in-memory MACs/s
+        and on-chip bandwidth x f/f0 (they run on the core clock; DRAM has its own), dispatch
+        overhead x f0/f, energy per operation, per CIM MAC and per on-chip byte x (V/V0)^2
+        (dynamic energy C*V^2), static power x V/V0 (leakage current held fixed: a first-order
+        choice).
         """
         if point is None:
             return self
@@ -223,9 +224,15 @@ class Chip:
             )
             for m in self.memory
         )
+        cim = self.cim and dataclasses.replace(
+            self.cim,
+            macs_per_s=self.cim.macs_per_s * fr,
+            energy_pj_per_mac=self.cim.energy_pj_per_mac * vr**2,
+        )
         return dataclasses.replace(
             self,
             name=f"{self.name}@{p.name}",
+            cim=cim,
             peak_ops={f: v * fr for f, v in self.peak_ops.items()},
             energy_pj_per_op={f: v * vr**2 for f, v in self.energy_pj_per_op.items()},
             memory=memory,

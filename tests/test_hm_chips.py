@@ -185,6 +185,23 @@ def test_ndp120_fit_reproduces_both_mlperf_points():
         assert e == pytest.approx(published, rel=0.01)
 
 
+def test_ndp120_low_energy_point_scales_its_arrays():
+    """At 0.9 V / 30 MHz the arrays slow with the clock and spend (V/V0)^2 per MAC, the scaling
+    the MLPerf fit above relies on; a simulated token's compute energy follows."""
+    c = hm.chips.get("syntiant-ndp120")
+    low = c.at("0.9v-30mhz")
+    fr, vr = 30 / 98, 0.9 / 1.1
+    assert low.cim.macs_per_s == pytest.approx(c.cim.macs_per_s * fr)
+    assert low.cim.energy_pj_per_mac == pytest.approx(c.cim.energy_pj_per_mac * vr**2)
+    assert low.cim.capacity_weights == c.cim.capacity_weights
+    a = _tiny_arch()
+    fast = hm.simulate(a, c, weight_format="int8", context_len=16, cim=True)
+    slow = hm.simulate(a, low, weight_format="int8", context_len=16, cim=True)
+    ratio = slow.energy_breakdown_j["compute"] / fast.energy_breakdown_j["compute"]
+    assert ratio == pytest.approx(vr**2, rel=0.02)
+    assert slow.latency_s > fast.latency_s
+
+
 def _tiny_arch():
     # ~0.46 M parameters: a model the size always-on chips run (wake words, commands).
     return hm.Arch(
