@@ -13,30 +13,26 @@ def number(name: str, value) -> float:
     return float(value)
 
 
+def at_least(name: str, value, low: float = 0.0, *, strict: bool = False) -> float:
+    """`value` as a finite float >= low (> low when `strict`), or an error naming `name`."""
+    value = number(name, value)
+    if not ((value > low if strict else value >= low) and math.isfinite(value)):
+        if low == 0:
+            raise ValueError(f"{name} must be a {'positive' if strict else 'non-negative'} "
+                             f"finite number, got {value}")
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low:g}, "
+                         f"got {value}")
+    return value
+
+
 def positive(name: str, value) -> float:
     """`value` as a float > 0 and finite, or an error naming `name`."""
-    value = number(name, value)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
+    return at_least(name, value, strict=True)
 
 
 def non_negative(name: str, value) -> float:
     """`value` as a float >= 0 and finite, or an error naming `name`."""
-    value = number(name, value)
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a non-negative finite number, got {value}")
-    return value
-
-
-def at_least(name: str, value, low: float = 0.0, *, strict: bool = False) -> float:
-    """`value` as a finite float >= low (> low when `strict`), or an error naming `name`."""
-    value = number(name, value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}")
-    if value < low or (strict and value == low):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low:g}, got {value:g}")
-    return value
+    return at_least(name, value)
 
 
 def integer(name: str, value, low: int = 0) -> int:

@@ -224,7 +224,7 @@ class Chip:
             )
             for m in self.memory
         )
-        cim = self.cim and dataclasses.replace(
+        cim = None if self.cim is None else dataclasses.replace(
             self.cim,
             macs_per_s=self.cim.macs_per_s * fr,
             energy_pj_per_mac=self.cim.energy_pj_per_mac * vr**2,

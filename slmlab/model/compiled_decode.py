@@ -162,9 +162,9 @@ class CompiledDecoder:
             k, v = qk[:, H:, None], qkv[:, H + Hkv :, None]  # (B, Hkv, 1, d)
             y = _attend(q, k_cache[i], v_cache[i], k, v)  # (B, Hkv, H/Hkv, d)
             x = x + _matvec(y.reshape(B, H * d), block.mixer.out.weight)
-            # SwiGLU (mlp.py) written out, so its two products are _matvec's too.
+            # SwiGLU with its two products as _matvec's.
             gate, up = _matvec(block.norm2(x), block.mlp.gate_up.weight).chunk(2, dim=-1)
-            x = x + _matvec(F.silu(gate) * up, block.mlp.down.weight)
+            x = x + _matvec(SwiGLU.glu(gate, up), block.mlp.down.weight)
             new_k.append(k[:, :, 0])
             new_v.append(v[:, :, 0])
         logits = _matvec(model.norm(x), model.head.weight)  # (B, V)

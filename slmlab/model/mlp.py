@@ -35,7 +35,12 @@ class SwiGLU(nn.Module):
             gate, up = F.linear(x, w_gate), F.linear(x, w_up)
         else:
             gate, up = self.gate_up(x).chunk(2, dim=-1)  # 2 × (B, T, d_ff), one product
-        return self.down(F.silu(gate) * up)
+        return self.down(self.glu(gate, up))
+
+    @staticmethod
+    def glu(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+        """The gated hidden activation SiLU(x·W_gate) ⊙ (x·W_up), from the two products."""
+        return F.silu(gate) * up
 
     @staticmethod
     def matmul_weights(config, active: bool = True) -> int:
