@@ -48,11 +48,11 @@ from .attention import CausalSelfAttention, KVCache
 from .mlp import SwiGLU
 from .rope import rotate_pairs
 
-# cpp_wrapper: the graph is launched from C++, not Python. realize_cpu_acc_reads_threshold:
-# store a value that reads more than 2 buffers (the RMSNorm output, the attention output)
-# once, instead of recomputing it inside the matrix-vector loop that reads it: inductor's
-# default (12) inlines it, so every row of W re-normalised x. Storing it made a token
-# 7-9% faster at the bench's three Llama shapes (measured interleaved with llama2.c).
+# cpp_wrapper: see the module docstring. realize_cpu_acc_reads_threshold=2: a value that
+# reads more than 2 buffers (the RMSNorm output, the attention output) is stored once;
+# inductor's default (12) inlined it into the matrix-vector loop that reads it, so every row
+# of W re-normalised x. Storing it made a token 7–9% faster at the bench's three Llama
+# shapes (measured interleaved with llama2.c).
 _INDUCTOR_OPTIONS = {"cpp_wrapper": True, "realize_cpu_acc_reads_threshold": 2}
 
 
