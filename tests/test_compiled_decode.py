@@ -2,8 +2,9 @@
 
 import pytest
 import torch
+from torch import nn
 
-from slmlab.model import SLM, ModelConfig
+from slmlab.model import SLM, ModelConfig, compiled_decode
 from slmlab.model.compiled_decode import CompiledDecoder
 
 CONFIGS = {
@@ -72,36 +73,50 @@ def _assert_steps_match(model, prompt, steps=6):
             assert torch.equal(greedy, logits[:, 0].argmax(-1))
 
 
-def test_compiled_step_gives_the_eager_tokens():
-    """The real torch.compile path (a C++ compiler is part of the course's set-up)."""
+def test_compiled_step_gives_the_eager_tokens(monkeypatch):
+    """The real compiled path (a C++ compiler is part of the course's set-up)."""
+    builds = []
+    build = torch._inductor.aoti_compile_and_package
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package",
+                        lambda *a, **kw: builds.append(1) or build(*a, **kw))
     model = tiny(**CONFIGS["gqa"])
     prompt = torch.randint(0, 61, (2, 4))
     ref = model.generate(prompt, 30, temperature=0)
     assert model.compile_decode() is model
     out = model.generate(prompt, 30, temperature=0)
     assert model.compiled_decoder.compiled  # False if it had fallen back to the uncompiled step
+    assert model.compiled_decoder._runner is not None  # the steps ran compiled
     assert torch.equal(out, ref)
     _assert_steps_match(model, prompt)
-    # A second model of the same shape reuses the compiled graph, with its own weights.
+    # A second model of the same shape loads the compiled step from disk, with its own weights.
+    n_builds = len(builds)  # 0 when an earlier run left the file on disk
     torch.manual_seed(1)
     other = SLM(model.config).eval().compile_decode()
     assert not torch.allclose(other(prompt)[0], model(prompt)[0])
     _assert_steps_match(other, prompt)
+    assert len(builds) == n_builds
+    # The step reads the model's own tensors: changed in place or replaced, it follows them.
+    with torch.no_grad():
+        other.head.weight.mul_(-1.5)
+    down = other.blocks[1].mlp.down
+    down.weight = nn.Parameter(torch.randn_like(down.weight))
+    _assert_steps_match(other, prompt)
+    assert len(builds) == n_builds
     # Weights stored transposed (optimize_for_decode) take the BLAS product in the graph.
     other.optimize_for_decode().compile_decode()
     _assert_steps_match(other, prompt)
     assert model.compile_decode(False).compiled_decoder is None
 
 
-def test_a_failed_compile_falls_back_with_a_warning():
+def test_a_failed_compile_falls_back_with_a_warning(monkeypatch):
     model = tiny()
-    decoder = CompiledDecoder(model, compile=False)
+    decoder = CompiledDecoder(model)
     reference = CompiledDecoder(model, compile=False)
 
     def broken(*args):
         raise RuntimeError("no C++ compiler")
 
-    decoder._step = broken
+    monkeypatch.setattr(compiled_decode, "_build_runner", broken)
     prompt = torch.randint(0, 61, (1, 4))
     with torch.inference_mode():
         caches, ref_caches = decoder.new_caches(1, 48), reference.new_caches(1, 48)

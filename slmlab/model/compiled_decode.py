@@ -3,8 +3,12 @@
 Why: eager PyTorch pays a fixed dispatch cost for every op (3–6 µs on a laptop-class CPU).
 A decode step multiplies each weight matrix by one vector and then runs ~30 small ops per
 layer (RMSNorm, RoPE, cache write, softmax, SiLU, residual adds); at small widths those ops
-cost as much as the matrix products. ``torch.compile`` (its inductor backend) fuses them into
-generated C++ loops, and with ``cpp_wrapper`` the loops are launched from C++, not Python.
+cost as much as the matrix products. Torch's inductor compiler fuses them into generated
+C++ loops. The step is compiled ahead of time (``torch.export`` + AOTInductor) rather than
+with ``torch.compile``: a loaded AOTInductor model is called straight from C++ with the
+weights already bound, while a ``torch.compile``'d function passes through Python wrappers
+on every call. At the bench's Llama shapes that made a token 1.0–1.25× faster, most at the
+smallest shape where those ~0.3 ms per call weigh most (measured interleaved with llama2.c).
 
 How the step stays compilable and fast:
     * each matrix-vector product is written as a sum of products, (x·W row).sum(), so inductor
@@ -17,28 +21,33 @@ How the step stays compilable and fast:
       Llama shapes). A weight stored transposed (``SLM.optimize_for_decode``) keeps
       the BLAS call, which suits that layout;
     * all layers' keys and values live in one buffer (n_layer, B, H_kv, max_len, d_k); the
-      step reads a view of the m cached positions and treats m as a dynamic size, so one
-      compiled graph serves every context length and attention reads only the real keys;
-    * the step returns the new token's keys and values, and one copy outside the graph stores
-      them (a graph that wrote into its inputs would copy them back whole);
+      step reads a view of the m cached positions and m is a dynamic size, so one compiled
+      step serves every context length and attention reads only the real keys;
+    * the step returns the new token's keys and values, and one copy outside it stores them
+      (a compiled step that wrote into its inputs would copy them back whole);
     * RoPE uses the cos/sin tables (the real and imaginary parts of the rotation table, so the
       numbers are the same) instead of complex tensors, which inductor cannot generate code for;
     * attention's core, softmax(q·Kᵀ/√d)·V, is written out here (``_attend``): the eager
       version keeps the cache length as a Python int;
-    * the greedy choice (argmax over the vocabulary) is made inside the graph too.
+    * the greedy choice (argmax over the vocabulary) is made inside the step too.
 
+Weights are not copied into the compiled step: it reads the model's own tensors, so training
+or ``load_state_dict`` between generations is seen (``new_caches`` re-binds them each time).
 Prefill (the prompt) runs eagerly on the same buffers; only one-token steps are compiled.
-Compiling takes 10–60 s once per model shape and batch size (later models of the same shape
-reuse the graph; torch keeps at most ``torch._dynamo.config.recompile_limit`` graphs, 8 by
-default, and runs further shapes uncompiled). It needs a C++ compiler: if inductor cannot
-build, the same step runs uncompiled and a warning says so.
+Compiling takes 20–60 s once per model shape, batch size and weight layout; the result is
+kept on disk (``torch``'s inductor cache folder, ``slmlab_decode/``), so a later model or
+session with the same step only exports it again (a few seconds). It needs a C++ compiler:
+if inductor cannot build, the same step runs uncompiled and a warning says so.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import math
+import os
+import re
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -48,12 +57,13 @@ from .attention import CausalSelfAttention, KVCache
 from .mlp import SwiGLU
 from .rope import rotate_pairs
 
-# cpp_wrapper: see the module docstring. realize_cpu_acc_reads_threshold=2: a value that
-# reads more than 2 buffers (the RMSNorm output, the attention output) is stored once;
-# inductor's default (12) inlined it into the matrix-vector loop that reads it, so every row
-# of W re-normalised x. Storing it made a token 7–9% faster at the bench's three Llama
-# shapes (measured interleaved with llama2.c).
-_INDUCTOR_OPTIONS = {"cpp_wrapper": True, "realize_cpu_acc_reads_threshold": 2}
+# realize_cpu_acc_reads_threshold=2: a value that reads more than 2 buffers (the RMSNorm
+# output, the attention output) is stored once; inductor's default (12) inlined it into the
+# matrix-vector loop that reads it, so every row of W re-normalised x. Storing it made a token
+# 7–9% faster at the bench's three Llama shapes (measured interleaved with llama2.c).
+# package_constants_in_so=False: the package holds code only; the weights are bound at load.
+_INDUCTOR_OPTIONS = {"realize_cpu_acc_reads_threshold": 2,
+                     "aot_inductor.package_constants_in_so": False}
 
 
 class CompiledDecoder:
@@ -74,19 +84,18 @@ class CompiledDecoder:
             raise ValueError(f"a compiled decode step needs mixer 'attention' and mlp 'swiglu' in "
                              f"every layer, got {', '.join(wrong)}; decode those eagerly")
         self.model = model
-        # One bound method, kept: each `self._step_eager` lookup makes a new object, and the
-        # step below tells the two paths apart by identity.
-        self._eager = self._step_eager
-        self._step = (torch.compile(self._eager, fullgraph=True, options=_INDUCTOR_OPTIONS)
-                      if compile else self._eager)
+        self._module = _DecodeStep(model)  # what torch.export traces
+        self._compile = compile
+        self._runner = None  # the loaded compiled step, built at the first step that needs it
+        self._layout = None  # what the runner was built for (see _current_layout)
+        self._weights = {}  # the tensors the runner reads (it keeps raw pointers only)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
-        self._checked = False  # has a compiled step passed dynamo's guards since new_caches?
 
     @property
     def compiled(self) -> bool:
         """Whether steps run compiled (False when built with compile=False or after a failed
         compile fell back)."""
-        return self._step is not self._eager
+        return self._compile
 
     def new_caches(self, batch: int, max_len: int) -> list[KVCache]:
         """Per-layer KV caches whose buffers are slices of this decoder's shared buffers."""
@@ -97,7 +106,11 @@ class CompiledDecoder:
                 or self.k.device != device:
             self.k = torch.zeros(shape, dtype=dtype, device=device)
             self.v = torch.zeros(shape, dtype=dtype, device=device)
-        self._checked = False  # new buffers (maybe new weights, batch): run dynamo's guards
+        if self._runner is not None:
+            if self._current_layout() == self._layout:
+                self._weights = _bind_weights(self._runner, self._module)  # today's tensors
+            else:  # new batch size, dtype or weight layout: another compiled step
+                self._runner = None
         return [KVCache.on(self.k[i], self.v[i]) for i in range(c.n_layer)]
 
     def step(self, token: torch.Tensor,
@@ -110,81 +123,154 @@ class CompiledDecoder:
         rope = self.model.rope
         rope.tables_to(token.device)
         cos, sin = rope.cos[m], rope.sin[m]  # (d/2,): the rotation at the new token's position
-        # Fresh (B, 1) strides: a slice of the growing token buffer would trigger a recompile.
+        # The compiled step assumes a contiguous (B, 1): a slice of the token buffer is not.
         token = token.clone(memory_format=torch.contiguous_format)
         k, v = self.k[..., :m, :], self.v[..., :m, :]  # (n_layer, B, H_kv, m, d)
-        # One graph for every m: compiled with m symbolic (sizes 0 and 1 would be fixed
-        # constants in the graph, so a one-token cache takes the uncompiled path once).
-        compiled = self.compiled and m >= 2
-        step = self._step if compiled else self._eager
-        if compiled:
-            torch._dynamo.mark_dynamic(k, 3)
-            torch._dynamo.mark_dynamic(v, 3)
-        # Dynamo checks ~1000 guards per call (~0.2 ms); between steps of one generation only
-        # the length m changes, which the graph takes as a symbol, so after one checked step
-        # the rest may skip them.
-        skip = torch.compiler.set_stance("default", skip_guard_eval_unsafe=True) \
-            if self._checked else contextlib.nullcontext()
-        try:
-            with skip:
-                logits, greedy, k_new, v_new = step(token, cos, sin, k, v)
-            self._checked = compiled
-        except Exception as err:  # inductor could not build (e.g. no C++ compiler)
-            if not compiled:
-                raise
-            warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); decoding "
-                          f"uncompiled instead", RuntimeWarning, stacklevel=2)
-            self._step = self._eager
-            logits, greedy, k_new, v_new = self._eager(token, cos, sin, k, v)
+        # Compiled with m symbolic from 2 up (torch.export fixes sizes 0 and 1 as constants),
+        # so a one-token cache takes the uncompiled step once.
+        if self._compile and m >= 2:
+            logits, greedy, k_new, v_new = self._run_compiled(token, cos, sin, k, v)
+        else:
+            logits, greedy, k_new, v_new = decode_step(self.model, token, cos, sin, k, v)
         self.k[..., m, :] = k_new  # the new token's key and value, every layer in one copy
         self.v[..., m, :] = v_new
         for cache in caches:
             cache.length = m + 1
         return logits, greedy
 
-    def _step_eager(self, token, cos, sin, k_cache, v_cache):
-        """The decode step as plain tensor code (what torch.compile traces). It reads the cache
-        and returns the new keys/values instead of writing them: a graph that mutated its
-        inputs would copy them back whole.
+    def _run_compiled(self, *inputs: torch.Tensor):
+        if self._runner is None:
+            try:
+                self._runner = _build_runner(self._module, inputs, self._current_layout())
+            except Exception as err:  # inductor could not build (e.g. no C++ compiler)
+                warnings.warn(f"compiling the decode step failed ({type(err).__name__}: "
+                              f"{err}); decoding uncompiled instead", RuntimeWarning,
+                              stacklevel=3)
+                self._compile = False
+                return decode_step(self.model, *inputs)
+            self._layout = self._current_layout()
+            self._weights = _bind_weights(self._runner, self._module)
+        # The loader's own call, not AOTICompiledModel.__call__, which re-parses the input and
+        # output specs on every call (~0.1 ms).
+        return self._runner.loader.boxed_run(list(inputs))
 
-        Args:
-            token: (B, 1) ids. cos, sin: (d/2,) the rotation at the new position.
-            k_cache, v_cache: (n_layer, B, H_kv, m, d) keys/values of the m earlier tokens.
+    def _current_layout(self) -> tuple:
+        """Everything a compiled step is specialised to besides the code: batch size and
+        capacity (the cache's strides), and every weight's shape, strides, dtype, device."""
+        return (tuple(self.k.shape),) + tuple(
+            (name, tuple(t.shape), t.stride(), t.dtype, t.device)
+            for name, t in _named_tensors(self._module).items())
 
-        Returns:
-            logits (B, 1, V), their argmax (B,), and the new token's keys and values
-            (n_layer, B, H_kv, d).
-        """
-        model = self.model
-        B = token.shape[0]
-        H, Hkv, d = model.config.n_head, model.config.n_kv_head, model.config.head_dim
-        # Rows of (B, C), not (B, 1, C): a size-1 middle dim gets a zero stride in the graph,
-        # and BLAS then copies every matmul's input first.
-        x = model.tok_emb(token[:, 0])  # (B, C)
-        new_k, new_v = [], []
-        for i, j in enumerate(model.layer_blocks):
-            block = model.blocks[j]
-            qkv = _matvec(block.norm1(x), block.mixer.qkv.weight).view(B, H + 2 * Hkv, d)
-            qk = rotate_pairs(qkv[:, : H + Hkv], cos, sin)  # RoPE on queries and keys
-            # Grouped-query attention: query heads g·h .. g·h + g - 1 share K/V head h.
-            q = qk[:, :H].view(B, Hkv, H // Hkv, d)
-            k, v = qk[:, H:, None], qkv[:, H + Hkv :, None]  # (B, Hkv, 1, d)
-            y = _attend(q, k_cache[i], v_cache[i], k, v)  # (B, Hkv, H/Hkv, d)
-            x = x + _matvec(y.reshape(B, H * d), block.mixer.out.weight)
-            # SwiGLU with its two products as _matvec's.
-            gate, up = _matvec(block.norm2(x), block.mlp.gate_up.weight).chunk(2, dim=-1)
-            x = x + _matvec(SwiGLU.glu(gate, up), block.mlp.down.weight)
-            new_k.append(k[:, :, 0])
-            new_v.append(v[:, :, 0])
-        logits = _matvec(model.norm(x), model.head.weight)  # (B, V)
-        return logits[:, None], logits.argmax(dim=-1), torch.stack(new_k), torch.stack(new_v)
+
+class _DecodeStep(nn.Module):
+    """The model's decode step as a module, the form torch.export traces."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, token, cos, sin, k_cache, v_cache):
+        return decode_step(self.model, token, cos, sin, k_cache, v_cache)
+
+
+def _named_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer by name, tied ones under each of their names."""
+    return {**dict(module.named_parameters(remove_duplicate=False)),
+            **dict(module.named_buffers(remove_duplicate=False))}
+
+
+def _bind_weights(runner, module: nn.Module) -> dict[str, torch.Tensor]:
+    """Point the compiled step at the module's current tensors (no copy). The runner keeps
+    raw pointers only: the caller keeps the returned tensors for as long as it runs."""
+    tensors = _named_tensors(module)
+    weights = {name: tensors[name] for name in runner.get_constant_fqns()}
+    runner.load_constants(weights, check_full_update=True, user_managed=True)
+    return weights
+
+
+def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: tuple):
+    """Export the step, compile it with AOTInductor (or find it compiled on disk) and load
+    it; the weights are bound apart (``_bind_weights``).
+
+    Args:
+        module: the _DecodeStep to trace. inputs: a real step's (token, cos, sin, k, v).
+        layout: ``CompiledDecoder._current_layout()``, part of the file's name.
+    """
+    from torch._inductor.cpu_vec_isa import pick_vec_isa
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    k = inputs[3]
+    capacity = k.stride(2) // k.stride(3)
+    m = torch.export.Dim("m", min=2, max=max(capacity - 1, 3))
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        # Torch's tracing deep-copies graphs through a deprecated pytree check: a FutureWarning
+        # per compile that says nothing to a learner.
+        warnings.filterwarnings("ignore", re.escape("`isinstance(treespec, LeafSpec)`"),
+                                FutureWarning)
+        # Plain tensors with the real inputs' shapes and strides (the real ones are inference
+        # tensors, which tracing may not use).
+        examples = tuple(torch.empty_strided(t.shape, t.stride(), dtype=t.dtype,
+                                             device=t.device).zero_() for t in inputs)
+        program = torch.export.export(module, examples,
+                                      dynamic_shapes=(None, None, None, {3: m}, {3: m}))
+        # The compiled file depends on the traced program, the layout, the options, torch and
+        # the CPU's vector instructions: its name hashes them all, so a change compiles anew.
+        key = repr((torch.__version__, str(pick_vec_isa()), _INDUCTOR_OPTIONS, str(program),
+                    layout))
+        folder = Path(cache_dir()) / "slmlab_decode"
+        path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pt2"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / f"{path.stem}.{os.getpid()}.partial.pt2"  # it wants .pt2
+            torch._inductor.aoti_compile_and_package(  # a copy: it adds its own options
+                program, package_path=str(partial), inductor_configs=dict(_INDUCTOR_OPTIONS))
+            os.replace(partial, path)  # whole or absent, also with several processes at once
+        return torch._inductor.aoti_load_package(
+            str(path), device_index=-1 if k.device.index is None else k.device.index)
+
+
+def decode_step(model, token, cos, sin, k_cache, v_cache):
+    """The decode step as plain tensor code (what torch.export traces). It reads the cache
+    and returns the new keys/values instead of writing them (module docstring).
+
+    Args:
+        token: (B, 1) ids. cos, sin: (d/2,) the rotation at the new position.
+        k_cache, v_cache: (n_layer, B, H_kv, m, d) keys/values of the m earlier tokens.
+
+    Returns:
+        logits (B, 1, V), their argmax (B,), and the new token's keys and values
+        (n_layer, B, H_kv, d).
+    """
+    B = token.shape[0]
+    H, Hkv, d = model.config.n_head, model.config.n_kv_head, model.config.head_dim
+    # Rows of (B, C), not (B, 1, C): a size-1 middle dim gets a zero stride in the graph,
+    # and BLAS then copies every matmul's input first.
+    x = model.tok_emb(token[:, 0])  # (B, C)
+    new_k, new_v = [], []
+    for i, j in enumerate(model.layer_blocks):
+        block = model.blocks[j]
+        qkv = _matvec(block.norm1(x), block.mixer.qkv.weight).view(B, H + 2 * Hkv, d)
+        qk = rotate_pairs(qkv[:, : H + Hkv], cos, sin)  # RoPE on queries and keys
+        # Grouped-query attention: query heads g·h .. g·h + g - 1 share K/V head h.
+        q = qk[:, :H].view(B, Hkv, H // Hkv, d)
+        k, v = qk[:, H:, None], qkv[:, H + Hkv :, None]  # (B, Hkv, 1, d)
+        y = _attend(q, k_cache[i], v_cache[i], k, v)  # (B, Hkv, H/Hkv, d)
+        x = x + _matvec(y.reshape(B, H * d), block.mixer.out.weight)
+        # SwiGLU with its two products as _matvec's.
+        gate, up = _matvec(block.norm2(x), block.mlp.gate_up.weight).chunk(2, dim=-1)
+        x = x + _matvec(SwiGLU.glu(gate, up), block.mlp.down.weight)
+        new_k.append(k[:, :, 0])
+        new_v.append(v[:, :, 0])
+    logits = _matvec(model.norm(x), model.head.weight)  # (B, V)
+    return logits[:, None], logits.argmax(dim=-1), torch.stack(new_k), torch.stack(new_v)
 
 
 def _matvec(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """x·Wᵀ for a few rows x (B, in) and a weight (out, in): (B, out).
 
-    Under torch.compile, with W's rows contiguous, it is written as a sum of products, which
-    inductor turns into a loop over W's rows fused with the ops around it (module docstring).
+    When traced for compiling (torch.export, torch.compile) with W's rows contiguous, it is
+    written as a sum of products, which inductor turns into a loop over W's rows fused with
+    the ops around it (module docstring).
     Otherwise, eagerly (where that form would build a (B, out, in) temporary) or with W
     stored transposed, it is the BLAS product.
     """
