@@ -177,3 +177,23 @@ def test_compiled_training_forward_matches_eager():
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="token ids must be in"):  # the input check still runs
         model(torch.full((1, 4), 99))
+
+
+def test_a_compiled_step_is_rebuilt_for_what_it_was_specialised_to():
+    """Batch size, weight layout and thread count each change the compiled step's key."""
+    model = tiny()
+    decoder = CompiledDecoder(model, compile=False)
+    decoder.new_caches(1, 48)
+    base = decoder._current_layout()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)
+        assert decoder._current_layout() != base
+    finally:
+        torch.set_num_threads(threads)
+    assert decoder._current_layout() == base
+    decoder.new_caches(2, 48)
+    assert decoder._current_layout() != base
+    decoder.new_caches(1, 48)
+    model.optimize_for_decode()
+    assert decoder._current_layout() != base

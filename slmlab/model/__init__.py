@@ -14,7 +14,7 @@
     block.py       a pre-norm transformer block
     slm.py         SLM: embedding, blocks, head, forward, loss
     generation.py  greedy / temperature / top-k / top-p, cached decoding, the context rule
-    compiled_decode.py  one decode step as a torch.compile'd graph (SLM.compile_decode)
+    compiled_decode.py  one decode step compiled ahead of time (SLM.compile_decode)
     flops.py       analytic parameter and FLOP counts
 """
 

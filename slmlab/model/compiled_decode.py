@@ -34,7 +34,7 @@ How the step stays compilable and fast:
 Weights are not copied into the compiled step: it reads the model's own tensors, so training
 or ``load_state_dict`` between generations is seen (``new_caches`` re-binds them each time).
 Prefill (the prompt) runs eagerly on the same buffers; only one-token steps are compiled.
-Compiling takes 20–60 s once per model shape, batch size and weight layout; the result is
+Compiling takes 20–60 s once per model shape, batch size, weight layout and thread count; it is
 kept on disk (``torch``'s inductor cache folder, ``slmlab_decode/``), so a later model or
 session with the same step only exports it again (a few seconds). It needs a C++ compiler:
 if inductor cannot build, the same step runs uncompiled and a warning says so.
@@ -109,7 +109,7 @@ class CompiledDecoder:
         if self._runner is not None:
             if self._current_layout() == self._layout:
                 self._weights = _bind_weights(self._runner, self._module)  # today's tensors
-            else:  # new batch size, dtype or weight layout: another compiled step
+            else:  # new batch size, weight layout or thread count: another compiled step
                 self._runner = None
         return [KVCache.on(self.k[i], self.v[i]) for i in range(c.n_layer)]
 
@@ -156,8 +156,9 @@ class CompiledDecoder:
 
     def _current_layout(self) -> tuple:
         """Everything a compiled step is specialised to besides the code: batch size and
-        capacity (the cache's strides), and every weight's shape, strides, dtype, device."""
-        return (tuple(self.k.shape),) + tuple(
+        capacity (the cache's strides), every weight's shape, strides, dtype and device, and
+        torch's thread count (with one thread inductor generates no parallel loops)."""
+        return (tuple(self.k.shape), torch.get_num_threads()) + tuple(
             (name, tuple(t.shape), t.stride(), t.dtype, t.device)
             for name, t in _named_tensors(self._module).items())
 

@@ -161,11 +161,11 @@ class SLM(nn.Module):
     def compile_decode(self, enable: bool = True) -> SLM:
         """Decode one token per step through a compiled step (see compiled_decode.py).
 
-        ``generate`` (with ``use_cache``) then runs each decode step as one torch.compile'd
-        graph: same numbers up to float rounding, a fraction of the per-op overhead. The first
-        generate compiles (tens of seconds; needs a C++ compiler, else it warns and runs
-        uncompiled). Needs mixer "attention" and mlp "swiglu" in every layer (ValueError
-        otherwise). ``enable=False`` goes back to eager decoding. Returns ``self``.
+        ``generate`` (with ``use_cache``) then runs each decode step as one kernel compiled
+        ahead of time: same numbers up to float rounding, a fraction of the per-op overhead.
+        The first generate compiles (tens of seconds, then kept on disk; needs a C++ compiler,
+        else it warns and runs uncompiled). Needs mixer "attention" and mlp "swiglu" in every
+        layer (ValueError otherwise). ``enable=False`` goes back to eager decoding. Returns ``self``.
         """
         from .compiled_decode import CompiledDecoder
 
