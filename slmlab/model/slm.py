@@ -165,7 +165,8 @@ class SLM(nn.Module):
         ahead of time: same numbers up to float rounding, a fraction of the per-op overhead.
         The first generate compiles (tens of seconds, then kept on disk; needs a C++ compiler,
         else it warns and runs uncompiled). Needs mixer "attention" and mlp "swiglu" in every
-        layer (ValueError otherwise). ``enable=False`` goes back to eager decoding. Returns ``self``.
+        layer (ValueError otherwise). ``enable=False`` goes back to eager decoding. Returns
+        ``self``.
         """
         from .compiled_decode import CompiledDecoder
 
