@@ -62,7 +62,7 @@ from .rope import rotate_pairs
 # matrix-vector loop that reads it, so every row of W re-normalised x. Storing it made a token
 # 7–9% faster at the bench's three Llama shapes (measured interleaved with llama2.c).
 # memory_planning: the step's intermediate buffers (~150) come from a few pools allocated per
-# call, not one malloc and tensor object each (6–8% more tokens/s at 288/6/6 and 512/8/8).
+# call, not one malloc each (6–8% more tokens/s at 288/6/6 and 512/8/8).
 # package_constants_in_so=False: the package holds code only; the weights are bound at load.
 _INDUCTOR_OPTIONS = {"realize_cpu_acc_reads_threshold": 2, "memory_planning": True,
                      "aot_inductor.package_constants_in_so": False}
