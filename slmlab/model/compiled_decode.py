@@ -210,10 +210,14 @@ def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: t
         # per compile that says nothing to a learner.
         warnings.filterwarnings("ignore", re.escape("`isinstance(treespec, LeafSpec)`"),
                                 FutureWarning)
-        # Plain tensors with the real inputs' shapes and strides (the real ones are inference
-        # tensors, which tracing may not use).
-        examples = tuple(torch.empty_strided(t.shape, t.stride(), dtype=t.dtype,
-                                             device=t.device).zero_() for t in inputs)
+        # Plain tensors with the real inputs' strides (the real ones are inference tensors,
+        # which tracing may not use) and a half-full cache: inductor shapes its parallel loops
+        # for the example's length, so the file does not depend on which m compiled it.
+        shapes = [t.shape for t in inputs]
+        shapes[3] = shapes[4] = k.shape[:3] + (max(2, capacity // 2),) + k.shape[4:]
+        examples = tuple(torch.empty_strided(shape, t.stride(), dtype=t.dtype,
+                                             device=t.device).zero_()
+                         for shape, t in zip(shapes, inputs))
         program = torch.export.export(module, examples,
                                       dynamic_shapes=(None, None, None, {3: m}, {3: m}))
         # The compiled file depends on the traced program, the layout, the options, torch and
