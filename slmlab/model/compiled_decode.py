@@ -142,15 +142,16 @@ class CompiledDecoder:
 
     def _run_compiled(self, *inputs: torch.Tensor):
         if self._runner is None:
+            layout = self._current_layout()
             try:
-                self._runner = _build_runner(self._module, inputs, self._current_layout())
+                self._runner = _build_runner(self._module, inputs, layout)
             except Exception as err:  # inductor could not build (e.g. no C++ compiler)
                 warnings.warn(f"compiling the decode step failed ({type(err).__name__}: "
                               f"{err}); decoding uncompiled instead", RuntimeWarning,
                               stacklevel=3)
                 self._compile = False
                 return decode_step(self.model, *inputs)
-            self._layout = self._current_layout()
+            self._layout = layout
             self._weights = _bind_weights(self._runner, self._module)
         # The loader's own call, not AOTICompiledModel.__call__, which re-parses the input and
         # output specs on every call (~0.1 ms).
