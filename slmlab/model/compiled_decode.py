@@ -7,8 +7,8 @@ cost as much as the matrix products. Torch's inductor compiler fuses them into g
 C++ loops. The step is compiled ahead of time (``torch.export`` + AOTInductor) rather than
 with ``torch.compile``: a loaded AOTInductor model is called straight from C++ with the
 weights already bound, while a ``torch.compile``'d function passes through Python wrappers
-on every call. At the bench's Llama shapes that made a token 1.0–1.25× faster, most at the
-smallest shape where those ~0.3 ms per call weigh most (measured interleaved with llama2.c).
+on every call (~0.3 ms). At the bench's Llama shapes that made a token 1.05–1.3× faster,
+most at the smallest shape, where that fixed cost weighs most (measured against llama2.c).
 
 How the step stays compilable and fast:
     * each matrix-vector product is written as a sum of products, (x·W row).sum(), so inductor
