@@ -43,8 +43,8 @@ if inductor cannot build, the same step runs uncompiled and a warning says so.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
-import os
 import re
 import warnings
 from pathlib import Path
@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..files import atomic_write_bytes
 from .attention import CausalSelfAttention, KVCache
 from .mlp import SwiGLU
 from .rope import rotate_pairs
@@ -203,8 +204,8 @@ def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: t
     from torch._inductor.cpu_vec_isa import pick_vec_isa
     from torch._inductor.runtime.cache_dir_utils import cache_dir
 
-    k = inputs[3]
-    capacity = k.stride(2) // k.stride(3)
+    k = inputs[3]  # (n_layer, B, H_kv, m, d): the first m positions of the cache buffer
+    capacity = k.stride(2) // k.stride(3)  # the buffer's max_len
     m = torch.export.Dim("m", min=2, max=max(capacity - 1, 3))
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         # Torch's tracing deep-copies graphs through a deprecated pytree check: a FutureWarning
@@ -228,11 +229,10 @@ def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: t
         folder = Path(cache_dir()) / "slmlab_decode"
         path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pt2"
         if not path.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = folder / f"{path.stem}.{os.getpid()}.partial.pt2"  # it wants .pt2
+            package = io.BytesIO()
             torch._inductor.aoti_compile_and_package(  # a copy: it adds its own options
-                program, package_path=str(partial), inductor_configs=dict(_INDUCTOR_OPTIONS))
-            os.replace(partial, path)  # whole or absent, also with several processes at once
+                program, package_path=package, inductor_configs=dict(_INDUCTOR_OPTIONS))
+            atomic_write_bytes(path, package.getvalue())  # whole or absent, for any reader
         return torch._inductor.aoti_load_package(
             str(path), device_index=-1 if k.device.index is None else k.device.index)
 
