@@ -32,8 +32,8 @@ def test_step_matches_the_eager_cached_decode(name):
         ref = model._forward(prompt, ref_caches, last_only=True)
         got = model._forward(prompt, caches, last_only=True)
         for _ in range(12):
-            token = ref[:, -1].argmax(-1, keepdim=True)  # (2, 1)
-            ref = model._forward(token, ref_caches, last_only=True)
+            token = ref[:, -1].argmax(-1)  # (2,)
+            ref = model._forward(token[:, None], ref_caches, last_only=True)
             got, greedy = decoder.step(token, caches)
             assert got.shape == ref.shape == (2, 1, 61)
             torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
@@ -67,7 +67,7 @@ def _assert_steps_match(model, prompt, steps=6):
         model._forward(prompt, caches, last_only=True)
         model._forward(prompt, ref_caches, last_only=True)
         for token in torch.randint(0, 61, (steps, len(prompt), 1)):
-            logits, greedy = decoder.step(token, caches)
+            logits, greedy = decoder.step(token[:, 0], caches)
             ref = model._forward(token, ref_caches, last_only=True)
             torch.testing.assert_close(logits, ref, rtol=1e-4, atol=1e-5)
             assert torch.equal(greedy, logits[:, 0].argmax(-1))
@@ -122,7 +122,7 @@ def test_a_failed_compile_falls_back_with_a_warning(monkeypatch):
         caches, ref_caches = decoder.new_caches(1, 48), reference.new_caches(1, 48)
         model._forward(prompt, caches, last_only=True)
         model._forward(prompt, ref_caches, last_only=True)
-        token = torch.tensor([[7]])
+        token = torch.tensor([7])
         with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
             got = decoder.step(token, caches)
         assert not decoder.compiled
@@ -145,7 +145,7 @@ def test_a_full_cache_is_refused():
         caches = decoder.new_caches(1, 6)
         model._forward(torch.randint(0, 61, (1, 6)), caches, last_only=True)
         with pytest.raises(ValueError, match="KV cache full: 7 tokens > capacity 6"):
-            decoder.step(torch.tensor([[1]]), caches)
+            decoder.step(torch.tensor([1]), caches)
 
 
 def test_rope_real_pairs_equal_the_complex_rotation():

@@ -23,8 +23,13 @@ How the step stays compilable and fast:
     * all layers' keys and values live in one buffer (n_layer, B, H_kv, max_len, d_k); the
       step reads a view of the m cached positions and m is a dynamic size, so one compiled
       step serves every context length and attention reads only the real keys;
-    * the step returns the new token's keys and values, and one copy outside it stores them
-      (a compiled step that wrote into its inputs would copy them back whole);
+    * the step writes the new token's keys and values into their slot, position m of the
+      buffer, passed in as a view: the compiled code stores straight into it;
+    * per token, the Python around the step is kept to the call itself: the views for each
+      length m are made once and kept, and the step finds its position (m) and RoPE's row
+      from the cache's length inside the graph. Each tensor op in Python costs microseconds,
+      more after a step has flushed the CPU's caches; the bench's smallest shape spent 6–10%
+      of a token there;
     * RoPE uses the cos/sin tables (the real and imaginary parts of the rotation table, so the
       numbers are the same) instead of complex tensors, which inductor cannot generate code for;
     * attention's core, softmax(q·Kᵀ/√d)·V, is written out here (``_attend``): the eager
@@ -93,6 +98,7 @@ class CompiledDecoder:
         self._layout = None  # what the runner was built for (see _current_layout)
         self._weights = {}  # the tensors the runner reads (it keeps raw pointers only)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
+        self._views = {}  # m -> views of k, v that a step at cache length m reads and writes
 
     @property
     def compiled(self) -> bool:
@@ -109,6 +115,8 @@ class CompiledDecoder:
                 or self.k.device != device:
             self.k = torch.zeros(shape, dtype=dtype, device=device)
             self.v = torch.zeros(shape, dtype=dtype, device=device)
+            self._views = {}
+        m.rope.tables_to(device)
         if self._runner is not None:
             if self._current_layout() == self._layout:
                 self._weights = _bind_weights(self._runner, self._module)  # today's tensors
@@ -118,25 +126,27 @@ class CompiledDecoder:
 
     def step(self, token: torch.Tensor,
              caches: list[KVCache]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, 1, V) for one new token (B, 1) after the tokens held in ``caches``, and
-        the greedy choice, their argmax (B,)."""
+        """Logits (B, 1, V) for the newest token of each row, ``token`` (B,), after the tokens
+        held in ``caches``, and the greedy choice, their argmax (B,)."""
         m = caches[0].length  # cached tokens (>= 1: prefill came first); the new one is at m
-        if m + 1 > caches[0].capacity:
-            raise ValueError(f"KV cache full: {m + 1} tokens > capacity {caches[0].capacity}")
+        if m + 1 > self.k.shape[3]:
+            raise ValueError(f"KV cache full: {m + 1} tokens > capacity {self.k.shape[3]}")
+        # Views of the shared buffers for length m, made once per length: a decode step costs
+        # a few µs of Python per tensor op, the more so with the caches cold after a step.
+        views = self._views.get(m)
+        if views is None:  # the m cached keys/values, and the slot the new ones go to
+            views = self._views[m] = (self.k[..., :m, :], self.v[..., :m, :],
+                                      self.k[..., m, :], self.v[..., m, :])
+        if not token.is_contiguous():  # the compiled step reads the ids at stride 1
+            token = token.contiguous()
         rope = self.model.rope
-        rope.tables_to(token.device)
-        cos, sin = rope.cos[m], rope.sin[m]  # (d/2,): the rotation at the new token's position
-        # The compiled step assumes a contiguous (B, 1): a slice of the token buffer is not.
-        token = token.clone(memory_format=torch.contiguous_format)
-        k, v = self.k[..., :m, :], self.v[..., :m, :]  # (n_layer, B, H_kv, m, d)
+        inputs = (token, rope.cos, rope.sin, *views)
         # Compiled with m symbolic from 2 up (torch.export fixes sizes 0 and 1 as constants),
         # so a one-token cache takes the uncompiled step once.
         if self._compile and m >= 2:
-            logits, greedy, k_new, v_new = self._run_compiled(token, cos, sin, k, v)
+            logits, greedy = self._run_compiled(*inputs)
         else:
-            logits, greedy, k_new, v_new = decode_step(self.model, token, cos, sin, k, v)
-        self.k[..., m, :] = k_new  # the new token's key and value, every layer in one copy
-        self.v[..., m, :] = v_new
+            logits, greedy = decode_step(self.model, *inputs)
         for cache in caches:
             cache.length = m + 1
         return logits, greedy
@@ -174,8 +184,8 @@ class _DecodeStep(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, token, cos, sin, k_cache, v_cache):
-        return decode_step(self.model, token, cos, sin, k_cache, v_cache)
+    def forward(self, token, cos, sin, k_cache, v_cache, k_slot, v_slot):
+        return decode_step(self.model, token, cos, sin, k_cache, v_cache, k_slot, v_slot)
 
 
 def _named_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -198,7 +208,7 @@ def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: t
     it; the weights are bound apart (``_bind_weights``).
 
     Args:
-        module: the _DecodeStep to trace. inputs: a real step's (token, cos, sin, k, v).
+        module: the _DecodeStep to trace. inputs: a real step's inputs (decode_step's).
         layout: ``CompiledDecoder._current_layout()``, part of the file's name.
     """
     from torch._inductor.cpu_vec_isa import pick_vec_isa
@@ -206,7 +216,8 @@ def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: t
 
     k = inputs[3]  # (n_layer, B, H_kv, m, d): the first m positions of the cache buffer
     capacity = k.stride(2) // k.stride(3)  # the buffer's max_len
-    m = torch.export.Dim("m", min=2, max=max(capacity - 1, 3))
+    # The new token sits at position m: inside the cache and the rotation tables.
+    m = torch.export.Dim("m", min=2, max=max(min(capacity, inputs[1].shape[0]) - 1, 3))
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         # Torch's tracing deep-copies graphs through a deprecated pytree check: a FutureWarning
         # per compile that says nothing to a learner.
@@ -221,7 +232,8 @@ def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: t
                                              device=t.device).zero_()
                          for shape, t in zip(shapes, inputs))
         program = torch.export.export(module, examples,
-                                      dynamic_shapes=(None, None, None, {3: m}, {3: m}))
+                                      dynamic_shapes=(None, None, None, {3: m}, {3: m},
+                                                      None, None))
         # The compiled file depends on the traced program, the layout, the options, torch and
         # the CPU's vector instructions: its name hashes them all, so a change compiles anew.
         key = repr((torch.__version__, str(pick_vec_isa()), _INDUCTOR_OPTIONS, str(program),
@@ -237,23 +249,25 @@ def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: t
             str(path), device_index=-1 if k.device.index is None else k.device.index)
 
 
-def decode_step(model, token, cos, sin, k_cache, v_cache):
-    """The decode step as plain tensor code (what torch.export traces). It reads the cache
-    and returns the new keys/values instead of writing them (module docstring).
+def decode_step(model, token, cos, sin, k_cache, v_cache, k_slot, v_slot):
+    """The decode step as plain tensor code (what torch.export traces): reads the m cached
+    keys/values and writes the new token's into their slot.
 
     Args:
-        token: (B, 1) ids. cos, sin: (d/2,) the rotation at the new position.
+        token: (B,) ids of the newest token. cos, sin: (max_seq_len, d/2) rotation tables.
         k_cache, v_cache: (n_layer, B, H_kv, m, d) keys/values of the m earlier tokens.
+        k_slot, v_slot: (n_layer, B, H_kv, d) where the new token's keys/values go
+            (position m of the cache buffer).
 
     Returns:
-        logits (B, 1, V), their argmax (B,), and the new token's keys and values
-        (n_layer, B, H_kv, d).
+        logits (B, 1, V) and their argmax (B,).
     """
-    B = token.shape[0]
+    B, m = token.shape[0], k_cache.shape[3]  # the new token's position is m
     H, Hkv, d = model.config.n_head, model.config.n_kv_head, model.config.head_dim
+    cos, sin = cos[m], sin[m]  # (d/2,)
     # Rows of (B, C), not (B, 1, C): a size-1 middle dim gets a zero stride in the graph,
     # and BLAS then copies every matmul's input first.
-    x = model.tok_emb(token[:, 0])  # (B, C)
+    x = model.tok_emb(token)  # (B, C)
     new_k, new_v = [], []
     for i, j in enumerate(model.layer_blocks):
         block = model.blocks[j]
@@ -269,8 +283,10 @@ def decode_step(model, token, cos, sin, k_cache, v_cache):
         x = x + _matvec(SwiGLU.glu(gate, up), block.mlp.down.weight)
         new_k.append(k[:, :, 0])
         new_v.append(v[:, :, 0])
+    k_slot.copy_(torch.stack(new_k))
+    v_slot.copy_(torch.stack(new_v))
     logits = _matvec(model.norm(x), model.head.weight)  # (B, V)
-    return logits[:, None], logits.argmax(dim=-1), torch.stack(new_k), torch.stack(new_v)
+    return logits[:, None], logits.argmax(dim=-1)
 
 
 def _matvec(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -103,6 +103,7 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, *, temperature: floa
     caches = None
     decoder = getattr(model, "compiled_decoder", None) if use_cache else None  # compile_decode()
     done = torch.zeros(B, dtype=torch.bool, device=idx.device)
+    nxt = idx[:, -1]  # the newest token of each row (B,)
     was_training = model.training
     model.eval()
     try:
@@ -115,8 +116,8 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, *, temperature: floa
             elif caches is None:  # prefill: the whole window in one pass
                 caches = (decoder or model).new_caches(B, max_len)
                 logits = model._forward(tokens[:, start:n], caches, last_only=True)
-            elif decoder is not None:  # decode the newest token in the compiled step
-                logits, greedy = decoder.step(tokens[:, n - 1 : n], caches)
+            elif decoder is not None:  # decode the newest token, nxt, in the compiled step
+                logits, greedy = decoder.step(nxt, caches)
             else:  # decode: only the newest token
                 logits = model._forward(tokens[:, n - 1 : n], caches, last_only=True)
             if greedy is not None and temperature == 0:
