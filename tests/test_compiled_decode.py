@@ -66,9 +66,10 @@ def _assert_steps_match(model, prompt, steps=6):
         caches, ref_caches = decoder.new_caches(len(prompt), 48), model.new_caches(len(prompt))
         model._forward(prompt, caches, last_only=True)
         model._forward(prompt, ref_caches, last_only=True)
-        for token in torch.randint(0, 61, (steps, len(prompt), 1)):
-            logits, greedy = decoder.step(token[:, 0], caches)
-            ref = model._forward(token, ref_caches, last_only=True)
+        ids = torch.randint(0, 61, (len(prompt), steps))
+        for s in range(steps):  # a column of ids: with 2 rows, not contiguous
+            logits, greedy = decoder.step(ids[:, s], caches)
+            ref = model._forward(ids[:, s : s + 1], ref_caches, last_only=True)
             torch.testing.assert_close(logits, ref, rtol=1e-4, atol=1e-5)
             assert torch.equal(greedy, logits[:, 0].argmax(-1))
 
