@@ -32,7 +32,7 @@ How the step stays compilable and fast:
       tokens 1–5% faster at the bench's shapes;
     * RoPE uses the cos/sin tables (the real and imaginary parts of the rotation table, so the
       numbers are the same) instead of complex tensors, which inductor cannot generate code
-      for, written as one elementwise expression (``_rotate_interleaved``);
+      for, written as one elementwise expression (``rope.rotate_pairs``);
     * attention's core, softmax(q·Kᵀ/√d)·V, is written out here (``_attend``): the eager
       version keeps the cache length as a Python int;
     * the greedy choice (argmax over the vocabulary) is made inside the step too.
@@ -62,6 +62,7 @@ from torch import nn
 from ..files import atomic_write_bytes
 from .attention import CausalSelfAttention, KVCache
 from .mlp import SwiGLU
+from .rope import rotate_pairs
 
 # realize_cpu_acc_reads_threshold=2: a value that reads more than 2 buffers (the RMSNorm
 # output, the attention output) is stored once; inductor's default (12) inlined it into the
@@ -272,7 +273,7 @@ def decode_step(model, token, cos, sin, k_cache, v_cache, k_slot, v_slot):
     for i, j in enumerate(model.layer_blocks):
         block = model.blocks[j]
         qkv = _matvec(block.norm1(x), block.mixer.qkv.weight).view(B, H + 2 * Hkv, d)
-        qk = _rotate_interleaved(qkv[:, : H + Hkv], cos, sin)  # RoPE on queries and keys
+        qk = rotate_pairs(qkv[:, : H + Hkv], cos, sin)  # RoPE on queries and keys
         # Grouped-query attention: query heads g·h .. g·h + g - 1 share K/V head h.
         q = qk[:, :H].view(B, Hkv, H // Hkv, d)
         k, v = qk[:, H:, None], qkv[:, H + Hkv :, None]  # (B, Hkv, 1, d)
@@ -301,20 +302,6 @@ def _matvec(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if torch.compiler.is_compiling() and weight.stride(-1) == 1:
         return (x[:, None, :] * weight).sum(dim=-1)
     return F.linear(x, weight)
-
-
-def _rotate_interleaved(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """rotate_pairs (rope.py) as one elementwise expression over the interleaved pairs:
-    out[2i] = x[2i]·cos − x[2i+1]·sin, out[2i+1] = x[2i+1]·cos + x[2i]·sin, the same numbers.
-    Inductor generates it as one loop; rotate_pairs' stack became three.
-
-    Args:
-        x: (..., d). cos, sin: (d/2,).
-    """
-    pairs = x.float().unflatten(-1, (-1, 2))  # (..., d/2, 2)
-    sign = torch.arange(2, device=x.device) * 2 - 1  # -1 for the first of a pair, +1 second
-    out = pairs * cos[:, None] + pairs.flip(-1) * (sin[:, None] * sign)
-    return out.flatten(-2).to(x.dtype)
 
 
 def _attend(q, k_cache, v_cache, k, v) -> torch.Tensor:
