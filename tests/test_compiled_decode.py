@@ -198,3 +198,23 @@ def test_a_compiled_step_is_rebuilt_for_what_it_was_specialised_to():
     decoder.new_caches(1, 48)
     model.optimize_for_decode()
     assert decoder._current_layout() != base
+
+
+def test_the_unroll_flag_reaches_the_compiler_command_on_x86_64_linux(monkeypatch):
+    """The compile options put -funroll-loops into the flags inductor builds its C++ command
+    from (on x86-64 Linux; elsewhere the options leave the architecture flags alone)."""
+    import platform
+    import sys
+
+    from torch._inductor import config, cpp_builder
+
+    options = compiled_decode._compile_options()
+    with config.patch(options):
+        flags = cpp_builder._get_cpu_arch_cflags(cpp_builder.get_cpp_compiler())
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        assert " ".join(flags).split() == ["march=native", "-funroll-loops"]
+        # A march the user chose (TORCHINDUCTOR_CPP_MARCH) is kept, the flag added to it.
+        monkeypatch.setattr(config.cpp, "march", "znver3")
+        assert compiled_decode._compile_options()["cpp.march"] == "znver3 -funroll-loops"
+    else:
+        assert "cpp.march" not in options

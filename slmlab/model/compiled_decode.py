@@ -51,7 +51,9 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import platform
 import re
+import sys
 import warnings
 from pathlib import Path
 
@@ -73,6 +75,25 @@ from .rope import rotate_pairs
 # package_constants_in_so=False: the package holds code only; the weights are bound at load.
 _INDUCTOR_OPTIONS = {"realize_cpu_acc_reads_threshold": 2, "memory_planning": True,
                      "aot_inductor.package_constants_in_so": False}
+
+
+def _compile_options() -> dict:
+    """_INDUCTOR_OPTIONS, plus -funroll-loops for the C++ compiler on x86-64 Linux.
+
+    Each matrix-vector product is a loop over W's rows whose inner loop adds 8 products at a
+    time into one vector register (the loop body is a few instructions). Unrolled, the loads
+    run ahead of the additions: a token took 6–9% less time at the bench's Llama shapes
+    (interleaved A/B, 288/6/6 and 768/12/12), with the same numbers (the order of the additions
+    is unchanged). Inductor has no option for extra compiler flags; its ``cpp.march`` value is
+    written into the command line as ``-march=<value>``, so the flag rides along there. Only on
+    x86-64 Linux, where inductor's own default is ``-march=native`` (macOS gets no -march).
+    """
+    from torch._inductor import config
+
+    options = dict(_INDUCTOR_OPTIONS)
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        options["cpp.march"] = f"{config.cpp.march or 'native'} -funroll-loops"
+    return options
 
 
 class CompiledDecoder:
@@ -237,14 +258,14 @@ def _build_runner(module: nn.Module, inputs: tuple[torch.Tensor, ...], layout: t
                                                       None, None))
         # The compiled file depends on the traced program, the layout, the options, torch and
         # the CPU's vector instructions: its name hashes them all, so a change compiles anew.
-        key = repr((torch.__version__, str(pick_vec_isa()), _INDUCTOR_OPTIONS, str(program),
-                    layout))
+        options = _compile_options()
+        key = repr((torch.__version__, str(pick_vec_isa()), options, str(program), layout))
         folder = Path(cache_dir()) / "slmlab_decode"
         path = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pt2"
         if not path.exists():
             package = io.BytesIO()
             torch._inductor.aoti_compile_and_package(  # a copy: it adds its own options
-                program, package_path=package, inductor_configs=dict(_INDUCTOR_OPTIONS))
+                program, package_path=package, inductor_configs=options)
             atomic_write_bytes(path, package.getvalue())  # whole or absent, for any reader
         return torch._inductor.aoti_load_package(
             str(path), device_index=-1 if k.device.index is None else k.device.index)
