@@ -59,6 +59,19 @@ def test_generate_with_the_uncompiled_step_crosses_the_context_limit():
     assert torch.equal(model.generate(prompt, 30, temperature=0.8, top_k=10, seed=3), ref)
 
 
+def test_new_rotation_tables_are_seen_by_the_next_generation():
+    """The step's inputs are kept per cache length; new RoPE tables (another device, here
+    another base) must replace the kept ones, or the step would rotate with the old ones."""
+    from slmlab.model.rope import RotaryEmbedding
+
+    model = tiny(**CONFIGS["gqa"])
+    model.compiled_decoder = CompiledDecoder(model, compile=False)
+    prompt = torch.randint(0, 61, (1, 4))
+    _assert_steps_match(model, prompt)
+    model.rope = RotaryEmbedding(model.config.head_dim, model.config.max_seq_len, base=50.0)
+    _assert_steps_match(model, prompt)
+
+
 def _assert_steps_match(model, prompt, steps=6):
     """The decoder's logits equal the eager cached decode's, step by step."""
     decoder = model.compiled_decoder

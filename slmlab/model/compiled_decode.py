@@ -13,9 +13,10 @@ most at the smallest shape, where that fixed cost weighs most (measured against 
 How the step stays compilable and fast:
     * each matrix-vector product is written as a sum of products, (x·W row).sum(), so inductor
       generates it too: one parallel loop over the rows of W that streams each row once (the
-      loop llama2.c writes by hand). The small ops between the products (norms, residual
-      adds, RoPE, softmax) fuse into a few loops around them; the normalised x that a product
-      reads is stored once (``_INDUCTOR_OPTIONS``), not recomputed for every row of W.
+      loop llama2.c writes by hand; compiled with loop unrolling, ``_compile_options``). The
+      small ops between the products (norms, residual adds, RoPE, softmax) fuse into a few
+      loops around them; the normalised x that a product reads is stored once
+      (``_INDUCTOR_OPTIONS``), not recomputed for every row of W.
       The whole step becomes one generated kernel; with BLAS's matrix-vector call
       for each matrix instead, a token took 1.27–1.45× longer (measured at the bench's three
       Llama shapes). A weight stored transposed (``SLM.optimize_for_decode``) keeps
@@ -25,11 +26,12 @@ How the step stays compilable and fast:
       step serves every context length and attention reads only the real keys;
     * the step writes the new token's keys and values into their slot, position m of the
       buffer, passed in as a view: the compiled code stores straight into it;
-    * per token, the Python around the step is kept to the call itself: the views for each
-      length m are made once and kept, and the step finds its position (m) and RoPE's row
-      from the cache's length inside the graph. Each tensor op in Python costs microseconds,
-      more after a step has flushed the CPU's caches: dropping the ~8 ops per token made
-      tokens 1–5% faster at the bench's shapes;
+    * per token, the Python around the step is kept to the call itself: the step's inputs for
+      each length m (cache views, RoPE's tables) are gathered once and kept, and the step
+      finds its position (m) and RoPE's row from the cache's length inside the graph. Each
+      tensor op or module attribute in Python costs microseconds, more after a step has
+      flushed the CPU's caches: dropping the ~8 ops per token made tokens 1–5% faster at the
+      bench's shapes;
     * RoPE uses the cos/sin tables (the real and imaginary parts of the rotation table, so the
       numbers are the same) instead of complex tensors, which inductor cannot generate code
       for, written as one elementwise expression (``rope.rotate_pairs``);
@@ -120,7 +122,7 @@ class CompiledDecoder:
         self._layout = None  # what the runner was built for (see _current_layout)
         self._weights = {}  # the tensors the runner reads (it keeps raw pointers only)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
-        self._views = {}  # m -> views of k, v that a step at cache length m reads and writes
+        self._step_inputs = {}  # m -> a step's inputs at cache length m but the token (step)
 
     @property
     def compiled(self) -> bool:
@@ -137,8 +139,10 @@ class CompiledDecoder:
                 or self.k.device != device:
             self.k = torch.zeros(shape, dtype=dtype, device=device)
             self.v = torch.zeros(shape, dtype=dtype, device=device)
-            self._views = {}
+            self._step_inputs = {}
         m.rope.tables_to(device)
+        if self._step_inputs and next(iter(self._step_inputs.values()))[0] is not m.rope.cos:
+            self._step_inputs = {}  # new tables (moved to another device, or replaced)
         if self._runner is not None:
             if self._current_layout() == self._layout:
                 self._weights = _bind_weights(self._runner, self._module)  # today's tensors
@@ -153,16 +157,17 @@ class CompiledDecoder:
         m = caches[0].length  # cached tokens (>= 1: prefill came first); the new one is at m
         if m + 1 > self.k.shape[3]:
             raise ValueError(f"KV cache full: {m + 1} tokens > capacity {self.k.shape[3]}")
-        # Views of the shared buffers for length m, made once per length: a decode step costs
-        # a few µs of Python per tensor op, the more so with the caches cold after a step.
-        views = self._views.get(m)
-        if views is None:  # the m cached keys/values, and the slot the new ones go to
-            views = self._views[m] = (self.k[..., :m, :], self.v[..., :m, :],
-                                      self.k[..., m, :], self.v[..., m, :])
+        # The step's other inputs for length m, gathered once per length: a decode step costs
+        # a few µs of Python per tensor op or module attribute, the more so with the CPU's
+        # caches cold after a step.
+        rest = self._step_inputs.get(m)
+        if rest is None:  # RoPE's tables, the m cached keys/values, the slot for the new ones
+            rope = self.model.rope
+            rest = self._step_inputs[m] = (rope.cos, rope.sin, self.k[..., :m, :],
+                                     self.v[..., :m, :], self.k[..., m, :], self.v[..., m, :])
         if not token.is_contiguous():  # the compiled step reads the ids at stride 1
             token = token.contiguous()
-        rope = self.model.rope
-        inputs = (token, rope.cos, rope.sin, *views)
+        inputs = (token, *rest)
         # Compiled with m symbolic from 2 up (torch.export fixes sizes 0 and 1 as constants),
         # so a one-token cache takes the uncompiled step once.
         if self._compile and m >= 2:

@@ -99,6 +99,7 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, *, temperature: floa
 
     tokens = torch.empty(B, T0 + max_new_tokens, dtype=torch.long, device=idx.device)
     tokens[:, :T0] = idx
+    columns = tokens.unbind(1)  # views, one per position: cheaper to write than tokens[:, n]
     n, start = T0, 0  # tokens so far; first token of the context window
     caches = None
     decoder = getattr(model, "compiled_decoder", None) if use_cache else None  # compile_decode()
@@ -125,7 +126,7 @@ def generate(model, idx: torch.Tensor, max_new_tokens: int, *, temperature: floa
             else:
                 nxt = sample_next(logits[:, -1], temperature=temperature, top_k=top_k,
                                   top_p=top_p, generator=generator)  # (B,)
-            tokens[:, n] = nxt
+            columns[n].copy_(nxt)
             n += 1
             if stop_token is not None:
                 done |= nxt == stop_token
