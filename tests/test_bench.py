@@ -23,6 +23,7 @@ def test_quick_bench_reports_every_figure(tmp_path, capsys, monkeypatch):
         row = results["decode_tokens_per_s"][shape]
         assert row["kv_cache"]["median"] > 0 and row["no_cache"]["median"] > 0
         assert row["kv_cache_compiled"]["median"] > 0 and row["kv_cache_compiled"]["compiled"]
+        assert row["kv_cache_compiled"]["after_first_token"] > 0
     assert results["hardware_model"]["sweep_points_per_s"] > 0
     assert results["hardware_model"]["explorer_update_ms"] > 0
     for mixer in ("attention", "sliding_window", "block_sparse", "linear_attention", "ssm"):
