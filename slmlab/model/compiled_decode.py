@@ -130,7 +130,7 @@ class CompiledDecoder:
         self._layout = None  # what the runner was built for (see _current_layout)
         self._weights = {}  # the tensors the runner reads (it keeps raw pointers only)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
-        self._step_inputs = {}  # m -> a step's inputs at cache length m but the token (step)
+        self._step_inputs = {}  # m -> the inputs of a step at cache length m but its token
 
     @property
     def compiled(self) -> bool:
@@ -171,8 +171,9 @@ class CompiledDecoder:
         rest = self._step_inputs.get(m)
         if rest is None:  # RoPE's tables, the m cached keys/values, the slot for the new ones
             rope = self.model.rope
-            rest = self._step_inputs[m] = (rope.cos, rope.sin, self.k[..., :m, :],
-                                     self.v[..., :m, :], self.k[..., m, :], self.v[..., m, :])
+            rest = (rope.cos, rope.sin, self.k[..., :m, :], self.v[..., :m, :],
+                    self.k[..., m, :], self.v[..., m, :])
+            self._step_inputs[m] = rest
         if not token.is_contiguous():  # the compiled step reads the ids at stride 1
             token = token.contiguous()
         inputs = (token, *rest)
