@@ -111,16 +111,18 @@ def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
     # transposed in memory.
     model = model.compile_decode() if compiled else model.optimize_for_decode()
     prompt = torch.randint(0, 32000, (1, 3))
-    run = lambda: model.generate(prompt, new_tokens, temperature=0.0, use_cache=use_cache)
+
+    def run(n: int = new_tokens):
+        return model.generate(prompt, n, temperature=0.0, use_cache=use_cache)
+
     t0 = time.perf_counter()
-    model.generate(prompt, 8, temperature=0.0, use_cache=use_cache)  # warm-up (and compile)
+    run(8)  # warm-up (and compile)
     warm_up = time.perf_counter() - t0
     times = _timed(run, repeats)
     out = _summary(new_tokens, times)
     # llama2.c's own tok/s starts its clock at the first new token: the same figure, prompt
     # and first token taken off (generate with one new token times just those).
-    first = statistics.median(_timed(lambda: model.generate(prompt, 1, temperature=0.0,
-                                                            use_cache=use_cache), repeats))
+    first = statistics.median(_timed(lambda: run(1), repeats))
     out["after_first_token"] = (new_tokens - 1) / (statistics.median(times) - first)
     if compiled:
         out["compile_s"] = warm_up

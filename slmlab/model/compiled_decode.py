@@ -149,8 +149,9 @@ class CompiledDecoder:
             self.v = torch.zeros(shape, dtype=dtype, device=device)
             self._step_inputs = {}
         m.rope.tables_to(device)
-        if self._step_inputs and next(iter(self._step_inputs.values()))[0] is not m.rope.cos:
-            self._step_inputs = {}  # new tables (moved to another device, or replaced)
+        kept = next(iter(self._step_inputs.values()), None)  # (cos, sin, ...) of any length
+        if kept is not None and kept[0] is not m.rope.cos:  # tables moved or replaced
+            self._step_inputs = {}
         if self._runner is not None:
             if self._current_layout() == self._layout:
                 self._weights = _bind_weights(self._runner, self._module)  # today's tensors
