@@ -93,6 +93,8 @@ def test_compiled_step_gives_the_eager_tokens(monkeypatch):
     build = torch._inductor.aoti_compile_and_package
     monkeypatch.setattr(torch._inductor, "aoti_compile_and_package",
                         lambda *a, **kw: builds.append(1) or build(*a, **kw))
+    paged = []  # what the decoder asked to keep in 2 MB pages
+    monkeypatch.setattr(compiled_decode, "use_huge_pages", lambda ts: paged.extend(ts) or 0)
     model = tiny(**CONFIGS["gqa"])
     prompt = torch.randint(0, 61, (2, 4))
     ref = model.generate(prompt, 30, temperature=0)
@@ -101,6 +103,11 @@ def test_compiled_step_gives_the_eager_tokens(monkeypatch):
     assert model.compiled_decoder.compiled  # False if it had fallen back to the uncompiled step
     assert model.compiled_decoder._runner is not None  # the steps ran compiled
     assert torch.equal(out, ref)
+    # The tensors the compiled step streams: every bound weight and both KV buffers.
+    decoder = model.compiled_decoder
+    streamed = [*decoder._weights.values(), decoder.k, decoder.v]
+    assert {id(t) for t in streamed} <= {id(t) for t in paged}
+    assert decoder._weights and any(t is model.head.weight for t in paged)
     _assert_steps_match(model, prompt)
     # A second model of the same shape loads the compiled step from disk, with its own weights.
     n_builds = len(builds)  # 0 when an earlier run left the file on disk

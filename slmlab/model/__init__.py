@@ -15,6 +15,7 @@
     slm.py         SLM: embedding, blocks, head, forward, loss
     generation.py  greedy / temperature / top-k / top-p, cached decoding, the context rule
     compiled_decode.py  one decode step compiled ahead of time (SLM.compile_decode)
+    huge_pages.py  weights in 2 MB memory pages for that step (Linux)
     flops.py       analytic parameter and FLOP counts
 """
 

@@ -37,7 +37,9 @@ How the step stays compilable and fast:
       for, written as one elementwise expression (``rope.rotate_pairs``);
     * attention's core, softmax(q·Kᵀ/√d)·V, is written out here (``_attend``): the eager
       version keeps the cache length as a Python int;
-    * the greedy choice (argmax over the vocabulary) is made inside the step too.
+    * the greedy choice (argmax over the vocabulary) is made inside the step too;
+    * the weights and the KV cache sit in 2 MB memory pages where Linux offers them
+      (``huge_pages``): streaming them takes fewer address translations.
 
 Weights are not copied into the compiled step: it reads the model's own tensors, so training
 or ``load_state_dict`` between generations is seen (``new_caches`` re-binds them each time).
@@ -65,6 +67,7 @@ from torch import nn
 
 from ..files import atomic_write_bytes
 from .attention import CausalSelfAttention, KVCache
+from .huge_pages import use_huge_pages
 from .mlp import SwiGLU
 from .rope import rotate_pairs
 
@@ -147,6 +150,7 @@ class CompiledDecoder:
                 or self.k.device != device:
             self.k = torch.zeros(shape, dtype=dtype, device=device)
             self.v = torch.zeros(shape, dtype=dtype, device=device)
+            use_huge_pages((self.k, self.v))
             self._step_inputs = {}
         m.rope.tables_to(device)
         kept = next(iter(self._step_inputs.values()), None)  # (cos, sin, ...) of any length
@@ -232,11 +236,13 @@ def _named_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _bind_weights(runner, module: nn.Module) -> dict[str, torch.Tensor]:
-    """Point the compiled step at the module's current tensors (no copy). The runner keeps
-    raw pointers only: the caller keeps the returned tensors for as long as it runs."""
+    """Point the compiled step at the module's current tensors (no copy), kept in 2 MB pages
+    (``huge_pages``: a no-op once they are). The runner keeps raw pointers only: the caller
+    keeps the returned tensors for as long as it runs."""
     tensors = _named_tensors(module)
     weights = {name: tensors[name] for name in runner.get_constant_fqns()}
     runner.load_constants(weights, check_full_update=True, user_managed=True)
+    use_huge_pages(weights.values())
     return weights
 
 
