@@ -11,12 +11,11 @@ The values are untouched; only where they sit in physical memory changes.
 
 Measured on a 2-core AMD EPYC VM: a C loop over the matrices of the bench's 288/6/6 and
 768/12/12 models took 4–21% less time per token in 2 MB pages (9 of 10 interleaved runs; one
-10% more); the
-whole compiled decode step, whose barriers and small ops do not speed up, gained less:
-medians of interleaved A/B runs in one process +0.3–4.5% (288/6/6), +4.6% (512/8/8),
-+2.0–5.6% (768/12/12), single runs from -20% to +25% on this noisy machine. The first collapse
-copies the memory once (0.3–1.8 s for 80–500 MB); asking again for a range already in 2 MB
-pages costs microseconds.
+took 10% more). The whole compiled decode step, whose barriers and small ops do not speed up,
+gained less: medians of interleaved A/B runs in one process +0.3–4.5% (288/6/6), +4.6%
+(512/8/8), +2.0–5.6% (768/12/12), single runs from -20% to +25% on this noisy machine. The
+first collapse copies the memory once (0.3–1.8 s for 80–500 MB); asking again for a range
+already in 2 MB pages costs microseconds.
 
 Where the kernel refuses (not Linux, huge pages switched off, an older kernel without
 MADV_COLLAPSE, memory mapped from a file) nothing changes: this is a hint, not a requirement.
@@ -30,7 +29,7 @@ from collections.abc import Iterable
 
 import torch
 
-PAGE = 2 << 20  # bytes in a huge page on x86-64 and arm64 Linux
+PAGE = 2 << 20  # bytes in a huge page on x86-64 (and arm64 with 4 KB pages) Linux
 _MADV_HUGEPAGE, _MADV_COLLAPSE = 14, 25  # from <linux/mman.h>
 _madvise = None  # libc's madvise, looked up at first use
 
