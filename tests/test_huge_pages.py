@@ -46,7 +46,8 @@ def test_a_large_tensor_moves_onto_huge_pages_with_its_values():
     torch.manual_seed(0)
     weight = torch.randn(3_000_000)  # 12 MB: at least four whole 2 MB pages inside
     copy = weight.clone()
-    assert _huge_bytes_at(weight.data_ptr() + PAGE) < _whole_pages(weight)  # 4 KB pages now
+    if "[madvise]" in THP.read_text():  # only asked-for memory gets 2 MB pages: 4 KB ones now
+        assert _huge_bytes_at(weight.data_ptr() + PAGE) == 0
     asked = use_huge_pages([weight])
     assert asked == _whole_pages(weight) >= 4 * PAGE
     assert _huge_bytes_at(weight.data_ptr() + PAGE) >= asked
