@@ -35,8 +35,10 @@ def _huge_bytes_at(address: int) -> int:
 
 
 def _whole_pages(tensor) -> int:
-    start = tensor.untyped_storage().data_ptr()
-    end = start + tensor.untyped_storage().nbytes()
+    """Bytes of the whole 2 MB pages inside the tensor's storage (counted from the page
+    numbers, apart from the library's rounding)."""
+    storage = tensor.untyped_storage()
+    start, end = storage.data_ptr(), storage.data_ptr() + storage.nbytes()
     return max(0, end // PAGE - (start + PAGE - 1) // PAGE) * PAGE
 
 

@@ -53,7 +53,8 @@ def use_huge_pages(tensors: Iterable[torch.Tensor]) -> int:
         if tensor.device.type != "cpu":
             continue
         storage = tensor.untyped_storage()
-        start, end = storage.data_ptr(), storage.data_ptr() + storage.nbytes()
+        start = storage.data_ptr()
+        end = start + storage.nbytes()
         first, last = -(-start // PAGE) * PAGE, end // PAGE * PAGE  # whole pages inside
         if last <= first:
             continue
