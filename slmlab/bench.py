@@ -19,6 +19,14 @@
                context 256 and 4096 with the cache or state size (one-layer model incl. head)
     hardware   design points per second of hardware_model's sweep, simulate() calls/s, and
                the widgets' update latency (Python side: recompute + write into the figure)
+    ceilings   what this machine sustains at best, measured here: read bandwidth (a sum over
+               a tensor far larger than the caches) and float32 matrix-multiply rate (a large
+               square product); training is then shown as FLOP/s against the matmul rate
+               (model FLOPs utilisation, MFU: Chowdhery et al. 2022, "PaLM", app. B) and the
+               compiled decode as bytes/s read against the read bandwidth (memory bandwidth
+               utilisation, MBU: Databricks, "LLM Inference Performance Engineering", 2023).
+               A decode step reads every weight once, so batch-1 decode is bound by memory;
+               training at shape (b) by the matrix multiplies
 
 Each figure is the median of several timed repetitions after a warm-up; the spread is shown.
 ``--json PATH`` also writes everything to a file; ``--quick`` shrinks every run (a smoke test).
@@ -37,6 +45,8 @@ import torch
 
 from . import scaling
 from .model import MIXERS, SLM, ModelConfig
+from .model.flops import matmul_weights_per_token, training_flops
+from .model.huge_pages import use_huge_pages
 from .train import _optimizer
 
 TRAIN_SHAPES = {
@@ -130,6 +140,62 @@ def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
     return out
 
 
+def decode_bytes_per_token(config: ModelConfig, context_len: int, value_bytes: int = 4) -> int:
+    """Bytes one decode step reads from memory: every weight it multiplies with (LM head
+    included), the token's row of the embedding table, and the keys and values of the
+    ``context_len`` positions it attends to. Norm gains and activations (a few KiB) are left
+    out. Only the weights and the cache are far larger than the CPU's caches, so this is what
+    crosses the memory bus per token."""
+    from hardware_model.arch import Arch
+    from hardware_model.workload import kv_cache_bytes
+
+    weights = matmul_weights_per_token(config) + config.d_model
+    kv = kv_cache_bytes(Arch.from_slm(config), context_len, value_bytes)
+    return int(weights * value_bytes + kv)
+
+
+def machine_ceilings(*, read_mib: int = 512, matmul_n: int = 2048, repeats: int = 5) -> dict:
+    """The best this machine shows, best of ``repeats``: ``read_bytes_per_s``, a sum over
+    ``read_mib`` MiB of float32 (kept in 2 MB pages, as the compiled decode's weights), and
+    ``matmul_flops_per_s``, a float32 (matmul_n, matmul_n) @ (matmul_n, matmul_n) product."""
+    for name, value in (("read_mib", read_mib), ("matmul_n", matmul_n), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    x = torch.ones(read_mib * 2**20 // 4)
+    use_huge_pages([x])
+    read = x.numel() * 4 / min(_timed(x.sum, repeats))
+    del x
+    a, b = torch.randn(matmul_n, matmul_n), torch.randn(matmul_n, matmul_n)
+    matmul = 2 * matmul_n**3 / min(_timed(lambda: a @ b, repeats))
+    return {"read_bytes_per_s": read, "matmul_flops_per_s": matmul,
+            "read_mib": read_mib, "matmul_n": matmul_n}
+
+
+def utilisation(results: dict) -> dict:
+    """Training FLOP/s and compiled-decode bytes/s of ``results`` (``run()``'s), each against
+    the machine's ceilings measured in the same run."""
+    ceil, out = results["ceilings"], {"training": {}, "decode": {}}
+    for name, s in TRAIN_SHAPES.items():
+        config = ModelConfig(vocab_size=65, n_layer=s["n_layer"], n_head=s["n_head"],
+                             d_model=s["d_model"], max_seq_len=s["seq_len"])
+        per_token = training_flops(config, s["batch"], s["seq_len"]) / (s["batch"] * s["seq_len"])
+        row = {"flops_per_token": per_token}
+        for key in (name, f"{name}_compiled"):
+            flops = per_token * results["training_tokens_per_s"][key]["median"]
+            row[key] = {"flops_per_s": flops, "of_matmul": flops / ceil["matmul_flops_per_s"]}
+        out["training"][name] = row
+    for name, row in results["decode_tokens_per_s"].items():
+        config = ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False,
+                             **DECODE_SHAPES[name])
+        new = row["new_tokens"]
+        # The step for new token j attends to 3 + j positions (prompt, earlier tokens, itself).
+        per_token = statistics.mean(decode_bytes_per_token(config, 3 + j) for j in range(new))
+        rate = per_token * row["kv_cache_compiled"]["after_first_token"]
+        out["decode"][name] = {"bytes_per_token": per_token, "bytes_per_s": rate,
+                               "of_read": rate / ceil["read_bytes_per_s"]}
+    return out
+
+
 def bench_mixers(*, lengths=MIXER_LENGTHS, contexts=MIXER_CONTEXTS, repeats: int = 3,
                  fit_from: int = 1024) -> dict:
     """Forward time against length (+ fitted exponent) and decode cost, for every mixer."""
@@ -161,8 +227,11 @@ def run(quick: bool = False) -> dict:
                     "threads": torch.get_num_threads(), "processor": platform.processor()},
         "training_tokens_per_s": {},
         "decode_tokens_per_s": {},
+        "quick": quick,
     }
     steps, repeats = (2, 1) if quick else (10, 3)
+    results["ceilings"] = machine_ceilings(read_mib=32, matmul_n=256, repeats=2) if quick \
+        else machine_ceilings()
     for name in TRAIN_SHAPES:
         results["training_tokens_per_s"][name] = bench_training(name, steps=steps,
                                                                 repeats=repeats)
@@ -177,6 +246,7 @@ def run(quick: bool = False) -> dict:
         # Decode reads every weight once per token: half the bytes, (up to) twice the speed.
         row["kv_cache_bf16"] = bench_decode(name, new_tokens=new_tokens, repeats=repeats,
                                             dtype=torch.bfloat16)
+        row["new_tokens"] = new_tokens
         results["decode_tokens_per_s"][name] = row
     if quick:
         results["mixers"] = bench_mixers(lengths=(64, 128), contexts=(32, 64), repeats=1,
@@ -184,6 +254,7 @@ def run(quick: bool = False) -> dict:
     else:
         results["mixers"] = bench_mixers()
     results["hardware_model"] = bench_hardware(quick)
+    results["utilisation"] = utilisation(results)
     return results
 
 
@@ -209,6 +280,7 @@ def format_table(results: dict) -> str:
         lines.append(f"  {'':<10} KV cache, eager         {rate(row['kv_cache'])}   "
                      f"no cache {row['no_cache']['median']:,.0f}   "
                      f"bf16 + cache {row['kv_cache_bf16']['median']:,.0f}")
+    lines += _utilisation_lines(results)
     mixers = results.get("mixers", {})
     if mixers:
         first = next(iter(mixers.values()))
@@ -226,6 +298,26 @@ def format_table(results: dict) -> str:
         shown = f"{value:,.1f}" if isinstance(value, (int, float)) else value
         lines.append(f"  {key:<34} {shown}")
     return "\n".join(lines)
+
+
+def _utilisation_lines(results: dict) -> list[str]:
+    ceil, use = results["ceilings"], results["utilisation"]
+    lines = ["", f"against this machine's ceilings: read {ceil['read_bytes_per_s'] / 1e9:.1f} GB/s "
+             f"(sum over {ceil['read_mib']} MiB), matmul {ceil['matmul_flops_per_s'] / 1e9:.0f} "
+             f"GFLOP/s (float32, {ceil['matmul_n']}²)"]
+    if results.get("quick"):
+        lines.append("  (--quick: the runs and the ceilings are too small to mean much here)")
+    for name, row in use["training"].items():
+        eager, comp = row[name], row[f"{name}_compiled"]
+        lines.append(f"  training ({name}) {row['flops_per_token'] / 1e6:6.1f} MFLOP/token   eager "
+                     f"{eager['flops_per_s'] / 1e9:5.1f} GFLOP/s ({eager['of_matmul']:.0%} of "
+                     f"matmul)   model.compile() {comp['flops_per_s'] / 1e9:5.1f} GFLOP/s "
+                     f"({comp['of_matmul']:.0%})")
+    for name, row in use["decode"].items():
+        lines.append(f"  decode {name:<10} {row['bytes_per_token'] / 1e6:6.1f} MB/token     "
+                     f"compiled step, after the first token {row['bytes_per_s'] / 1e9:5.1f} GB/s "
+                     f"({row['of_read']:.0%} of read)")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+import torch
+
 from slmlab import bench
+from slmlab.model import SLM, ModelConfig
 
 
 def test_quick_bench_reports_every_figure(tmp_path, capsys, monkeypatch):
@@ -35,5 +39,70 @@ def test_quick_bench_reports_every_figure(tmp_path, capsys, monkeypatch):
     for fixed in ("linear_attention", "ssm"):
         assert mixers[fixed]["cache_bytes_at_64"] == mixers[fixed]["cache_bytes_at_32"]
     # (the ring buffer grows only until it holds a whole window: 256 positions here)
+    ceilings = results["ceilings"]
+    assert ceilings["read_bytes_per_s"] > 0 and ceilings["matmul_flops_per_s"] > 0
+    for shape in ("a", "b"):
+        row = results["utilisation"]["training"][shape]
+        assert row[shape]["flops_per_s"] == pytest.approx(
+            row["flops_per_token"] * results["training_tokens_per_s"][shape]["median"])
+    for shape in ("288/6/6", "512/8/8", "768/12/12"):
+        row = results["utilisation"]["decode"][shape]
+        assert row["of_read"] == pytest.approx(row["bytes_per_s"] / ceilings["read_bytes_per_s"])
     out = capsys.readouterr().out
     assert "training tokens/s" in out and "greedy decode" in out and "exponent" in out
+    assert "against this machine's ceilings" in out and "of read" in out
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_decode_bytes_per_token_counts_the_weights_and_the_cache(tied):
+    config = ModelConfig(vocab_size=97, n_layer=3, n_head=4, n_kv_head=2, d_model=32, d_ff=48,
+                         max_seq_len=64, tie_embeddings=tied)
+    model = SLM(config)
+    # Independent count from the model itself: every matrix is multiplied with once per token
+    # (a tied table once, as the head), an untied embedding table is not; the token's row of
+    # the table is read by the lookup either way; the vectors (norm gains) are left out.
+    matrices = {id(p): p for p in model.parameters() if p.dim() == 2}
+    weights = sum(p.numel() for p in matrices.values()) + config.d_model
+    if not tied:
+        weights -= model.tok_emb.weight.numel()
+    kv_per_position = config.n_layer * 2 * config.n_kv_head * config.head_dim
+    for context in (0, 1, 17):
+        assert bench.decode_bytes_per_token(config, context) == 4 * (weights
+                                                                     + kv_per_position * context)
+    assert bench.decode_bytes_per_token(config, 17, value_bytes=2) == 2 * (
+        weights + kv_per_position * 17)
+
+
+def test_decode_utilisation_averages_over_the_generated_tokens():
+    config = ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False,
+                         **bench.DECODE_SHAPES["288/6/6"])
+    weights = bench.decode_bytes_per_token(config, 0)
+    kv_per_position = bench.decode_bytes_per_token(config, 1) - weights
+    results = {"ceilings": {"read_bytes_per_s": 40e9, "matmul_flops_per_s": 1e11},
+               "training_tokens_per_s": {k: {"median": 1000.0} for k in
+                                         ("a", "a_compiled", "b", "b_compiled")},
+               "decode_tokens_per_s": {"288/6/6": {"new_tokens": 256,
+                                                   "kv_cache_compiled": {"after_first_token":
+                                                                         300.0}}}}
+    row = bench.utilisation(results)["decode"]["288/6/6"]
+    # New token j (0-based) attends to the 3 prompt positions, the j before it and itself - 1:
+    # 3 + j positions, 3 + 127.5 on average over 256 tokens.
+    assert row["bytes_per_token"] == pytest.approx(weights + kv_per_position * (3 + 127.5))
+    assert row["of_read"] == pytest.approx(300.0 * row["bytes_per_token"] / 40e9)
+
+
+@pytest.mark.parametrize("bad", [dict(read_mib=0), dict(matmul_n=-1), dict(repeats=1.5),
+                                 dict(read_mib=True)])
+def test_machine_ceilings_rejects_bad_sizes(bad):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=name):
+        bench.machine_ceilings(**bad)
+
+
+def test_machine_ceilings_are_rates_of_the_work_done(monkeypatch):
+    # Every timed call takes 0.5 s: the rates are then exactly work / 0.5 s.
+    monkeypatch.setattr(bench, "_timed", lambda fn, repeats: [fn(), 0.5][1:] * repeats)
+    torch.manual_seed(0)
+    got = bench.machine_ceilings(read_mib=4, matmul_n=8, repeats=2)
+    assert got["read_bytes_per_s"] == 4 * 2**20 / 0.5
+    assert got["matmul_flops_per_s"] == 2 * 8**3 / 0.5
