@@ -19,9 +19,10 @@
                context 256 and 4096 with the cache or state size (one-layer model incl. head)
     hardware   design points per second of hardware_model's sweep, simulate() calls/s, and
                the widgets' update latency (Python side: recompute + write into the figure)
-    ceilings   what this machine sustains at best, measured here: read bandwidth (a sum over
-               a tensor far larger than the caches) and float32 matrix-multiply rate (a large
-               square product); training is then shown as FLOP/s against the matmul rate
+    ceilings   what this machine sustains at best, measured just before and after each row
+               they are set against: read bandwidth (a sum over a tensor far larger than the
+               caches) and float32 matrix-multiply rate (a large square product); training
+               is then shown as FLOP/s against the matmul rate
                (model FLOPs utilisation, MFU: Chowdhery et al. 2022, "PaLM", app. B) and the
                compiled decode as bytes/s read against the read bandwidth (memory bandwidth
                utilisation, MBU: Databricks, "LLM Inference Performance Engineering", 2023).
@@ -154,27 +155,35 @@ def decode_bytes_per_token(config: ModelConfig, context_len: int, value_bytes: i
     return int(weights * value_bytes + kv)
 
 
-def machine_ceilings(*, read_mib: int = 512, matmul_n: int = 2048, repeats: int = 5) -> dict:
-    """The best this machine shows, best of ``repeats``: ``read_bytes_per_s``, a sum over
-    ``read_mib`` MiB of float32 (kept in 2 MB pages, as the compiled decode's weights), and
-    ``matmul_flops_per_s``, a float32 (matmul_n, matmul_n) @ (matmul_n, matmul_n) product."""
-    for name, value in (("read_mib", read_mib), ("matmul_n", matmul_n), ("repeats", repeats)):
+def _positive_ints(**values) -> None:
+    for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    x = torch.ones(read_mib * 2**20 // 4)
+
+
+def read_bandwidth(mib: int = 512, repeats: int = 5) -> float:
+    """Bytes/s this machine reads memory at: the best of ``repeats`` sums over ``mib`` MiB of
+    float32, far more than the caches hold (kept in 2 MB pages, as the compiled decode's
+    weights are)."""
+    _positive_ints(mib=mib, repeats=repeats)
+    x = torch.ones(mib * 2**20 // 4)
     use_huge_pages([x])
-    read = x.numel() * 4 / min(_timed(x.sum, repeats))
-    del x
-    a, b = torch.randn(matmul_n, matmul_n), torch.randn(matmul_n, matmul_n)
-    matmul = 2 * matmul_n**3 / min(_timed(lambda: a @ b, repeats))
-    return {"read_bytes_per_s": read, "matmul_flops_per_s": matmul,
-            "read_mib": read_mib, "matmul_n": matmul_n}
+    return x.numel() * 4 / min(_timed(x.sum, repeats))
+
+
+def matmul_rate(n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of torch's float32 matrix multiply here: the best of ``repeats`` (n, n) @ (n, n)
+    products."""
+    _positive_ints(n=n, repeats=repeats)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n**3 / min(_timed(lambda: a @ b, repeats))
 
 
 def utilisation(results: dict) -> dict:
     """Training FLOP/s and compiled-decode bytes/s of ``results`` (``run()``'s), each against
-    the machine's ceilings measured in the same run."""
+    the ceiling measured next to it (``results["ceilings"]``, keyed by shape)."""
     ceil, out = results["ceilings"], {"training": {}, "decode": {}}
+    matmul, read = ceil["matmul_flops_per_s"], ceil["read_bytes_per_s"]
     for name, s in TRAIN_SHAPES.items():
         config = ModelConfig(vocab_size=65, n_layer=s["n_layer"], n_head=s["n_head"],
                              d_model=s["d_model"], max_seq_len=s["seq_len"])
@@ -182,7 +191,7 @@ def utilisation(results: dict) -> dict:
         row = {"flops_per_token": per_token}
         for key in (name, f"{name}_compiled"):
             flops = per_token * results["training_tokens_per_s"][key]["median"]
-            row[key] = {"flops_per_s": flops, "of_matmul": flops / ceil["matmul_flops_per_s"]}
+            row[key] = {"flops_per_s": flops, "of_matmul": flops / matmul[name]}
         out["training"][name] = row
     for name, row in results["decode_tokens_per_s"].items():
         config = ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False,
@@ -192,7 +201,7 @@ def utilisation(results: dict) -> dict:
         per_token = statistics.mean(decode_bytes_per_token(config, 3 + j) for j in range(new))
         rate = per_token * row["kv_cache_compiled"]["after_first_token"]
         out["decode"][name] = {"bytes_per_token": per_token, "bytes_per_s": rate,
-                               "of_read": rate / ceil["read_bytes_per_s"]}
+                               "of_read": rate / read[name]}
     return out
 
 
@@ -230,18 +239,25 @@ def run(quick: bool = False) -> dict:
         "quick": quick,
     }
     steps, repeats = (2, 1) if quick else (10, 3)
-    results["ceilings"] = machine_ceilings(read_mib=32, matmul_n=256, repeats=2) if quick \
-        else machine_ceilings()
+    # The ceilings are measured just before and after the rows they are set against, the
+    # higher kept: a machine's speed drifts (shared virtual machines most).
+    read_mib, matmul_n = (32, 256) if quick else (512, 2048)
+    ceilings = results["ceilings"] = {"read_mib": read_mib, "matmul_n": matmul_n,
+                                      "read_bytes_per_s": {}, "matmul_flops_per_s": {}}
     for name in TRAIN_SHAPES:
+        before = matmul_rate(matmul_n)
         results["training_tokens_per_s"][name] = bench_training(name, steps=steps,
                                                                 repeats=repeats)
         results["training_tokens_per_s"][f"{name}_compiled"] = bench_training(
             name, steps=steps, repeats=repeats, compiled=True)
+        ceilings["matmul_flops_per_s"][name] = max(before, matmul_rate(matmul_n))
     new_tokens = 16 if quick else 256
     for name in DECODE_SHAPES:
-        row = {"kv_cache": bench_decode(name, new_tokens=new_tokens, repeats=repeats),
-               "kv_cache_compiled": bench_decode(name, new_tokens=new_tokens, repeats=repeats,
+        before = read_bandwidth(read_mib)
+        row = {"kv_cache_compiled": bench_decode(name, new_tokens=new_tokens, repeats=repeats,
                                                  compiled=True)}
+        ceilings["read_bytes_per_s"][name] = max(before, read_bandwidth(read_mib))
+        row["kv_cache"] = bench_decode(name, new_tokens=new_tokens, repeats=repeats)
         row["no_cache"] = bench_decode(name, new_tokens=new_tokens, repeats=1, use_cache=False)
         # Decode reads every weight once per token: half the bytes, (up to) twice the speed.
         row["kv_cache_bf16"] = bench_decode(name, new_tokens=new_tokens, repeats=repeats,
@@ -302,9 +318,15 @@ def format_table(results: dict) -> str:
 
 def _utilisation_lines(results: dict) -> list[str]:
     ceil, use = results["ceilings"], results["utilisation"]
-    lines = ["", f"against this machine's ceilings: read {ceil['read_bytes_per_s'] / 1e9:.1f} GB/s "
-             f"(sum over {ceil['read_mib']} MiB), matmul {ceil['matmul_flops_per_s'] / 1e9:.0f} "
-             f"GFLOP/s (float32, {ceil['matmul_n']}²)"]
+
+    def span(rates, unit):
+        low, high = min(rates.values()) / 1e9, max(rates.values()) / 1e9
+        return f"{low:.{unit}f}–{high:.{unit}f}" if f"{low:.{unit}f}" != f"{high:.{unit}f}" \
+            else f"{low:.{unit}f}"
+
+    lines = ["", "against this machine's ceilings, measured next to each row: read "
+             f"{span(ceil['read_bytes_per_s'], 1)} GB/s (sum over {ceil['read_mib']} MiB), matmul "
+             f"{span(ceil['matmul_flops_per_s'], 0)} GFLOP/s (float32, {ceil['matmul_n']}²)"]
     if results.get("quick"):
         lines.append("  (--quick: the runs and the ceilings are too small to mean much here)")
     for name, row in use["training"].items():

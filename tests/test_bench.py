@@ -3,7 +3,6 @@
 import json
 
 import pytest
-import torch
 
 from slmlab import bench
 from slmlab.model import SLM, ModelConfig
@@ -39,15 +38,19 @@ def test_quick_bench_reports_every_figure(tmp_path, capsys, monkeypatch):
     for fixed in ("linear_attention", "ssm"):
         assert mixers[fixed]["cache_bytes_at_64"] == mixers[fixed]["cache_bytes_at_32"]
     # (the ring buffer grows only until it holds a whole window: 256 positions here)
-    ceilings = results["ceilings"]
-    assert ceilings["read_bytes_per_s"] > 0 and ceilings["matmul_flops_per_s"] > 0
+    ceilings = results["ceilings"]  # one measured next to each shape's rows
     for shape in ("a", "b"):
+        assert ceilings["matmul_flops_per_s"][shape] > 0
         row = results["utilisation"]["training"][shape]
         assert row[shape]["flops_per_s"] == pytest.approx(
             row["flops_per_token"] * results["training_tokens_per_s"][shape]["median"])
+        assert row[shape]["of_matmul"] == pytest.approx(
+            row[shape]["flops_per_s"] / ceilings["matmul_flops_per_s"][shape])
     for shape in ("288/6/6", "512/8/8", "768/12/12"):
+        assert ceilings["read_bytes_per_s"][shape] > 0
         row = results["utilisation"]["decode"][shape]
-        assert row["of_read"] == pytest.approx(row["bytes_per_s"] / ceilings["read_bytes_per_s"])
+        assert row["of_read"] == pytest.approx(row["bytes_per_s"]
+                                               / ceilings["read_bytes_per_s"][shape])
     out = capsys.readouterr().out
     assert "training tokens/s" in out and "greedy decode" in out and "exponent" in out
     assert "against this machine's ceilings" in out and "of read" in out
@@ -78,7 +81,8 @@ def test_decode_utilisation_averages_over_the_generated_tokens():
                          **bench.DECODE_SHAPES["288/6/6"])
     weights = bench.decode_bytes_per_token(config, 0)
     kv_per_position = bench.decode_bytes_per_token(config, 1) - weights
-    results = {"ceilings": {"read_bytes_per_s": 40e9, "matmul_flops_per_s": 1e11},
+    results = {"ceilings": {"read_bytes_per_s": {"288/6/6": 40e9},
+                            "matmul_flops_per_s": {"a": 1e11, "b": 1e11}},
                "training_tokens_per_s": {k: {"median": 1000.0} for k in
                                          ("a", "a_compiled", "b", "b_compiled")},
                "decode_tokens_per_s": {"288/6/6": {"new_tokens": 256,
@@ -91,18 +95,18 @@ def test_decode_utilisation_averages_over_the_generated_tokens():
     assert row["of_read"] == pytest.approx(300.0 * row["bytes_per_token"] / 40e9)
 
 
-@pytest.mark.parametrize("bad", [dict(read_mib=0), dict(matmul_n=-1), dict(repeats=1.5),
-                                 dict(read_mib=True)])
-def test_machine_ceilings_rejects_bad_sizes(bad):
+@pytest.mark.parametrize("measure, bad", [(bench.read_bandwidth, dict(mib=0)),
+                                          (bench.read_bandwidth, dict(mib=True)),
+                                          (bench.read_bandwidth, dict(repeats=1.5)),
+                                          (bench.matmul_rate, dict(n=-1))])
+def test_ceilings_reject_bad_sizes(measure, bad):
     name = next(iter(bad))
     with pytest.raises(ValueError, match=name):
-        bench.machine_ceilings(**bad)
+        measure(**bad)
 
 
-def test_machine_ceilings_are_rates_of_the_work_done(monkeypatch):
-    # Every timed call takes 0.5 s: the rates are then exactly work / 0.5 s.
+def test_ceilings_are_rates_of_the_work_done(monkeypatch):
+    # Every timed call takes 0.5 s (and its work runs once): the rates are work / 0.5 s.
     monkeypatch.setattr(bench, "_timed", lambda fn, repeats: [fn(), 0.5][1:] * repeats)
-    torch.manual_seed(0)
-    got = bench.machine_ceilings(read_mib=4, matmul_n=8, repeats=2)
-    assert got["read_bytes_per_s"] == 4 * 2**20 / 0.5
-    assert got["matmul_flops_per_s"] == 2 * 8**3 / 0.5
+    assert bench.read_bandwidth(4, repeats=2) == 4 * 2**20 / 0.5
+    assert bench.matmul_rate(8, repeats=2) == 2 * 8**3 / 0.5
