@@ -26,8 +26,9 @@
                (model FLOPs utilisation, MFU: Chowdhery et al. 2022, "PaLM", app. B) and the
                compiled decode as bytes/s read against the read bandwidth (memory bandwidth
                utilisation, MBU: Databricks, "LLM Inference Performance Engineering", 2023).
-               A decode step reads every weight once, so batch-1 decode is bound by memory;
-               training at shape (b) by the matrix multiplies
+               A decode step reads every weight once, so batch-1 decode is bound by memory
+               (a model small enough to sit partly in the CPU's caches can beat the read
+               figure: over 100%); training at shape (b) by the matrix multiplies
 
 Each figure is the median of several timed repetitions after a warm-up; the spread is shown.
 ``--json PATH`` also writes everything to a file; ``--quick`` shrinks every run (a smoke test).
@@ -63,6 +64,17 @@ DECODE_SHAPES = {
 }
 
 
+def _train_config(shape: str) -> ModelConfig:
+    s = TRAIN_SHAPES[shape]
+    return ModelConfig(vocab_size=65, n_layer=s["n_layer"], n_head=s["n_head"],
+                       d_model=s["d_model"], max_seq_len=s["seq_len"])
+
+
+def _decode_config(shape: str) -> ModelConfig:
+    return ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False,
+                       **DECODE_SHAPES[shape])
+
+
 def _timed(fn, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
@@ -85,9 +97,7 @@ def bench_training(shape: str, *, steps: int = 10, repeats: int = 3,
     ``compile_s``)."""
     s = TRAIN_SHAPES[shape]
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=65, n_layer=s["n_layer"], n_head=s["n_head"],
-                         d_model=s["d_model"], max_seq_len=s["seq_len"])
-    model = SLM(config).train()
+    model = SLM(_train_config(shape)).train()
     if compiled:
         model.compile()
     opt = _optimizer(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95))  # slmlab.train's
@@ -114,10 +124,8 @@ def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
                  compiled: bool = False) -> dict:
     """Greedy decode tokens/s at one of DECODE_SHAPES (weights and cache in ``dtype``);
     ``compiled`` decodes through SLM.compile_decode and adds the compile time, ``compile_s``."""
-    s = DECODE_SHAPES[shape]
     torch.manual_seed(0)
-    config = ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False, **s)
-    model = SLM(config).eval().to(dtype)
+    model = SLM(_decode_config(shape)).eval().to(dtype)
     # The compiled step reads weights in their own (out, in) rows; eager BLAS prefers them
     # transposed in memory.
     model = model.compile_decode() if compiled else model.optimize_for_decode()
@@ -185,20 +193,18 @@ def utilisation(results: dict) -> dict:
     ceil, out = results["ceilings"], {"training": {}, "decode": {}}
     matmul, read = ceil["matmul_flops_per_s"], ceil["read_bytes_per_s"]
     for name, s in TRAIN_SHAPES.items():
-        config = ModelConfig(vocab_size=65, n_layer=s["n_layer"], n_head=s["n_head"],
-                             d_model=s["d_model"], max_seq_len=s["seq_len"])
-        per_token = training_flops(config, s["batch"], s["seq_len"]) / (s["batch"] * s["seq_len"])
+        tokens = s["batch"] * s["seq_len"]
+        per_token = training_flops(_train_config(name), s["batch"], s["seq_len"]) / tokens
         row = {"flops_per_token": per_token}
         for key in (name, f"{name}_compiled"):
             flops = per_token * results["training_tokens_per_s"][key]["median"]
             row[key] = {"flops_per_s": flops, "of_matmul": flops / matmul[name]}
         out["training"][name] = row
     for name, row in results["decode_tokens_per_s"].items():
-        config = ModelConfig(vocab_size=32000, max_seq_len=1024, tie_embeddings=False,
-                             **DECODE_SHAPES[name])
-        new = row["new_tokens"]
+        config = _decode_config(name)
         # The step for new token j attends to 3 + j positions (prompt, earlier tokens, itself).
-        per_token = statistics.mean(decode_bytes_per_token(config, 3 + j) for j in range(new))
+        per_token = statistics.mean(decode_bytes_per_token(config, 3 + j)
+                                    for j in range(row["new_tokens"]))
         rate = per_token * row["kv_cache_compiled"]["after_first_token"]
         out["decode"][name] = {"bytes_per_token": per_token, "bytes_per_s": rate,
                                "of_read": rate / read[name]}
