@@ -15,6 +15,8 @@
     slm.py         SLM: embedding, blocks, head, forward, loss
     generation.py  greedy / temperature / top-k / top-p, cached decoding, the context rule
     compiled_decode.py  one decode step compiled ahead of time (SLM.compile_decode)
+    decode_kernel.py    the same step written by hand in C++ (decode_kernel.cpp) for
+                   batch 1 on a CPU: 5 points per layer where threads wait instead of ~18
     huge_pages.py  weights in 2 MB memory pages for that step (Linux)
     flops.py       analytic parameter and FLOP counts
 """

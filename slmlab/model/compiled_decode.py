@@ -41,6 +41,14 @@ How the step stays compilable and fast:
     * the weights and the KV cache sit in 2 MB memory pages where Linux offers them
       (``huge_pages``): streaming them takes fewer address translations.
 
+A batch-1 float32 step on an x86-64 Linux CPU goes through a hand-written C++ version of the
+same step instead (``decode_kernel``), when a compiler can build it: the generated step's
+threads wait for each other at ~18 points per layer (one per loop inductor generates; the
+small ops run on one thread while the others wait), the hand-written one at 5, and at the
+bench's smaller shapes that was the difference between 0.86–0.90× and ~1× llama2.c's
+tokens/s. This file's step stays the general path (any batch, dtype, device) and the
+reference the kernel is tested against.
+
 Weights are not copied into the compiled step: it reads the model's own tensors, so training
 or ``load_state_dict`` between generations is seen (``new_caches`` re-binds them each time).
 Prefill (the prompt) runs eagerly on the same buffers; only one-token steps are compiled.
@@ -66,6 +74,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..files import atomic_write_bytes
+from . import decode_kernel
 from .attention import CausalSelfAttention, KVCache
 from .huge_pages import use_huge_pages
 from .mlp import SwiGLU
@@ -114,12 +123,17 @@ class CompiledDecoder:
 
     ``SLM.compile_decode()`` attaches one; ``generate`` then uses it for every decode step.
 
+    A batch-1 float32 step on a CPU runs through the hand-written kernel when it builds here
+    (``decode_kernel``: the same step with far fewer points where threads wait); everything
+    else through the step inductor generates from ``decode_step``.
+
     Args:
         model: an SLM with mixer "attention" and mlp "swiglu" in every layer.
         compile: False runs the same step eagerly (the reference the tests compare against).
+        kernel: False never uses the hand-written kernel.
     """
 
-    def __init__(self, model: nn.Module, *, compile: bool = True):
+    def __init__(self, model: nn.Module, *, compile: bool = True, kernel: bool = True):
         wrong = sorted({f"{type(b.mixer).__name__} + {type(b.mlp).__name__}"
                         for b in model.blocks
                         if type(b.mixer) is not CausalSelfAttention or type(b.mlp) is not SwiGLU})
@@ -134,6 +148,9 @@ class CompiledDecoder:
         self._weights = {}  # the tensors the runner reads (it keeps raw pointers only)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
         self._step_inputs = {}  # m -> the inputs of a step at cache length m but its token
+        self._use_kernel = compile and kernel and decode_kernel.supported()
+        self._kernel = None  # a DecodeKernel bound to today's tensors, made at the first step
+        self.kernel_error = None  # why the kernel is not used, if it was tried and refused
 
     @property
     def compiled(self) -> bool:
@@ -153,6 +170,7 @@ class CompiledDecoder:
             use_huge_pages((self.k, self.v))
             self._step_inputs = {}
         m.rope.tables_to(device)
+        self._kernel = None  # bound again at the next step: the tensors may have changed
         kept = next(iter(self._step_inputs.values()), None)  # (cos, sin, ...) of any length
         if kept is not None and kept[0] is not m.rope.cos:  # tables moved or replaced
             self._step_inputs = {}
@@ -179,6 +197,11 @@ class CompiledDecoder:
             rest = (rope.cos, rope.sin, self.k[..., :m, :], self.v[..., :m, :],
                     self.k[..., m, :], self.v[..., m, :])
             self._step_inputs[m] = rest
+        if self._use_kernel and self._ready_kernel():
+            logits, greedy = self._kernel.step(int(token[0]), m)
+            for cache in caches:
+                cache.length = m + 1
+            return logits, greedy
         if not token.is_contiguous():  # the compiled step reads the ids at stride 1
             token = token.contiguous()
         inputs = (token, *rest)
@@ -191,6 +214,24 @@ class CompiledDecoder:
         for cache in caches:
             cache.length = m + 1
         return logits, greedy
+
+    def _ready_kernel(self) -> bool:
+        """Bind the hand-written kernel if it is not bound; False if it cannot serve here,
+        and the generated step runs instead: tensors it does not read (another dtype or
+        device, a transposed weight, batch > 1; until new_caches binds again) or no kernel
+        on this machine (no compiler; for good). ``kernel_error`` says why."""
+        if self._kernel is None:
+            try:
+                if self.k.shape[1] != 1:
+                    raise ValueError(f"the decode kernel decodes batch 1, got {self.k.shape[1]}")
+                self._kernel = decode_kernel.DecodeKernel(self.model, self.k, self.v)
+            except ValueError as err:
+                self.kernel_error, self._kernel = f"{err}", False
+            except (RuntimeError, OSError) as err:  # cannot be built or loaded here
+                self.kernel_error, self._use_kernel = f"{type(err).__name__}: {err}", False
+            else:
+                use_huge_pages(_named_tensors(self._module).values())
+        return bool(self._kernel)
 
     def _run_compiled(self, *inputs: torch.Tensor):
         if self._runner is None:
