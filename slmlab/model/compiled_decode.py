@@ -188,6 +188,11 @@ class CompiledDecoder:
         m = caches[0].length  # cached tokens (>= 1: prefill came first); the new one is at m
         if m + 1 > self.k.shape[3]:
             raise ValueError(f"KV cache full: {m + 1} tokens > capacity {self.k.shape[3]}")
+        if self._use_kernel and self._ready_kernel():
+            logits, greedy = self._kernel.step(int(token[0]), m)
+            for cache in caches:
+                cache.length = m + 1
+            return logits, greedy
         # The step's other inputs for length m, gathered once per length: a decode step costs
         # a few µs of Python per tensor op or module attribute, the more so with the CPU's
         # caches cold after a step.
@@ -197,11 +202,6 @@ class CompiledDecoder:
             rest = (rope.cos, rope.sin, self.k[..., :m, :], self.v[..., :m, :],
                     self.k[..., m, :], self.v[..., m, :])
             self._step_inputs[m] = rest
-        if self._use_kernel and self._ready_kernel():
-            logits, greedy = self._kernel.step(int(token[0]), m)
-            for cache in caches:
-                cache.length = m + 1
-            return logits, greedy
         if not token.is_contiguous():  # the compiled step reads the ids at stride 1
             token = token.contiguous()
         inputs = (token, *rest)

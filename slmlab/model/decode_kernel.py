@@ -29,8 +29,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("decode_kernel.cpp")
-FLAGS = ("-O3", "-march=native", "-funroll-loops", "-fprefetch-loop-arrays", "-fopenmp",
-         "-shared", "-fPIC")
+FLAGS = ("-O3", "-march=native", "-funroll-loops", "-fopenmp", "-shared", "-fPIC")
 
 
 class _Layer(ctypes.Structure):
