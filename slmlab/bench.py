@@ -146,6 +146,7 @@ def bench_decode(shape: str, *, new_tokens: int = 256, repeats: int = 3,
     if compiled:
         out["compile_s"] = warm_up
         out["compiled"] = model.compiled_decoder.compiled  # False: it fell back to eager
+        out["step"] = model.compiled_decoder.last_step  # "kernel": hand-written
     return out
 
 
@@ -295,7 +296,8 @@ def format_table(results: dict) -> str:
     lines += ["", "greedy decode tokens/s (256 new tokens, batch 1)"]
     for name, row in results["decode_tokens_per_s"].items():
         comp = row["kv_cache_compiled"]
-        note = "" if comp["compiled"] else "  (compile failed: ran eagerly)"
+        note = {"kernel": "  (hand-written kernel)", "compiled": "  (inductor's step)",
+                "eager": "  (compile failed: ran eagerly)", None: ""}[comp["step"]]
         lines.append(f"  {name:<10} KV cache, compiled step {rate(comp)}  "
                      f"(after the first token {comp['after_first_token']:,.0f}; "
                      f"compiled in {comp['compile_s']:.0f} s){note}")

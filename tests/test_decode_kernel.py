@@ -55,7 +55,7 @@ def test_generate_runs_the_kernel_and_gives_the_eager_tokens():
     ref = model.generate(prompt, 40, temperature=0)  # eager, no compiled step
     out = model.compile_decode().generate(prompt, 40, temperature=0)
     decoder = model.compiled_decoder
-    assert decoder._kernel and decoder._runner is None  # inductor's step never built
+    assert decoder.last_step == "kernel" and decoder._runner is None  # inductor's step never built
     assert torch.equal(out, ref)
     # Weights changed in place between generations are read by the next one.
     with torch.no_grad():
@@ -85,7 +85,7 @@ def test_what_the_kernel_does_not_read_goes_to_the_generated_step(monkeypatch, c
     with torch.inference_mode():
         caches = prefilled(decoder, model, prompt)
         decoder.step(prompt[:, -1], caches)
-    assert calls and decoder._kernel is False
+    assert calls and decoder._kernel is False and decoder.last_step == "compiled"
     assert ("batch 1" if batch == 2 else "float32") in decoder.kernel_error
 
 

@@ -45,7 +45,7 @@ A batch-1 float32 step on an x86-64 Linux CPU goes through a hand-written C++ ve
 same step instead (``decode_kernel``), when a compiler can build it: the generated step's
 threads wait for each other at ~18 points per layer (one per loop inductor generates; the
 small ops run on one thread while the others wait), the hand-written one at 5, and at the
-bench's smaller shapes that was the difference between 0.86–0.90× and ~1× llama2.c's
+bench's shapes that was the difference between 0.86–0.97× and 1.01–1.10× llama2.c's
 tokens/s. This file's step stays the general path (any batch, dtype, device) and the
 reference the kernel is tested against.
 
@@ -151,6 +151,7 @@ class CompiledDecoder:
         self._use_kernel = compile and kernel and decode_kernel.supported()
         self._kernel = None  # a DecodeKernel bound to today's tensors, made at the first step
         self.kernel_error = None  # why the kernel is not used, if it was tried and refused
+        self.last_step = None  # which step ran last: "kernel", "compiled" or "eager"
 
     @property
     def compiled(self) -> bool:
@@ -190,6 +191,7 @@ class CompiledDecoder:
             raise ValueError(f"KV cache full: {m + 1} tokens > capacity {self.k.shape[3]}")
         if self._use_kernel and self._ready_kernel():
             logits, greedy = self._kernel.step(int(token[0]), m)
+            self.last_step = "kernel"
             for cache in caches:
                 cache.length = m + 1
             return logits, greedy
@@ -211,6 +213,7 @@ class CompiledDecoder:
             logits, greedy = self._run_compiled(*inputs)
         else:
             logits, greedy = decode_step(self.model, *inputs)
+        self.last_step = "compiled" if self._compile and m >= 2 else "eager"
         for cache in caches:
             cache.length = m + 1
         return logits, greedy

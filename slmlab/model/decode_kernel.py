@@ -7,8 +7,11 @@ rounding (tests compare them with the eager step).
 
 Why a hand-written step next to a generated one: the generated step waits at ~18 points per
 layer (one per loop it generates), the data need five (the C++ file says which). Measured at
-the bench's Llama shapes on a 2-core VM, alternating with llama2.c: the generated step
-0.86 / 0.90 / 0.97 of llama2.c's tokens/s, a C copy of this kernel 1.10–1.20×.
+the bench's Llama shapes (288/6/6, 512/8/8, 768/12/12) on a 2-core VM, alternating with
+llama2.c's run.c (2 threads): the generated step made 0.86 / 0.90 / 0.97 of llama2.c's
+tokens/s, ``generate`` through this kernel 1.10 / 1.01 / 1.07 (medians of 11 runs; single runs
+vary by ±15% there). At the larger shapes both stream their weights at about the machine's
+read bandwidth: for a float32 step that is the ceiling, whoever writes it.
 
 The kernel is compiled once per source and machine with the C++ compiler inductor uses
 (``CXX``, default g++), against torch's own OpenMP runtime so that both share one thread pool
