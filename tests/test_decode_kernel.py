@@ -4,10 +4,10 @@ used, the generated step takes over."""
 import pytest
 import torch
 
-from slmlab.model import SLM, ModelConfig, decode_kernel
+from slmlab.model import SLM, ModelConfig, decode_kernel, native
 from slmlab.model.compiled_decode import CompiledDecoder, decode_step
 
-pytestmark = pytest.mark.skipif(not decode_kernel.supported(),
+pytestmark = pytest.mark.skipif(not native.supported(),
                                 reason="the kernel is built on x86-64 Linux only")
 
 
@@ -90,11 +90,11 @@ def test_what_the_kernel_does_not_read_goes_to_the_generated_step(monkeypatch, c
 
 
 def test_a_kernel_that_cannot_be_built_leaves_the_generated_step(monkeypatch):
-    def broken():
+    def broken(source):
         raise RuntimeError("g++ could not build decode_kernel.cpp: no compiler")
 
-    monkeypatch.setattr(decode_kernel, "_library", None)  # as in a fresh process
-    monkeypatch.setattr(decode_kernel, "_build", broken)
+    monkeypatch.setattr(native, "_loaded", {})  # as in a fresh process
+    monkeypatch.setattr(native, "build", broken)
     model = tiny()
     decoder = CompiledDecoder(model)
     calls = _generated_step_runs_eagerly(monkeypatch, decoder)
@@ -105,7 +105,7 @@ def test_a_kernel_that_cannot_be_built_leaves_the_generated_step(monkeypatch):
         decoder.step(prompt[:, -1], caches)
     assert len(calls) == 2 and "no compiler" in decoder.kernel_error
     assert not decoder._use_kernel  # not tried again at every step
-    assert decode_kernel.load() is None
+    assert decode_kernel.load() is None and "no compiler" in native.error(decode_kernel.SOURCE)
 
 
 def test_bad_tokens_and_positions_are_refused_by_name():
@@ -130,14 +130,14 @@ def test_bad_tokens_and_positions_are_refused_by_name():
 def test_the_kernel_is_built_with_torchs_openmp(monkeypatch, tmp_path):
     # One OpenMP runtime in the process: the kernel links torch's libgomp, found at run time.
     seen = []
-    real_run = decode_kernel.subprocess.run
-    monkeypatch.setattr(decode_kernel.subprocess, "run",
+    real_run = native.subprocess.run
+    monkeypatch.setattr(native.subprocess, "run",
                         lambda cmd, **kw: seen.append(cmd) or real_run(cmd, **kw))
     monkeypatch.setattr("torch._inductor.runtime.cache_dir_utils.cache_dir",
                         lambda: str(tmp_path))
-    path = decode_kernel._build()
+    path = native.build(decode_kernel.SOURCE)
     assert path.exists() and path.parent.parent == tmp_path
-    torch_lib = str(decode_kernel.Path(torch.__file__).parent / "lib")
+    torch_lib = str(native.Path(torch.__file__).parent / "lib")
     assert f"-L{torch_lib}" in seen[0] and f"-Wl,-rpath,{torch_lib}" in seen[0]
     assert "-fopenmp" in seen[0] and "-lgomp" in seen[0]
-    assert decode_kernel._build() == path and len(seen) == 1  # built once, then found
+    assert native.build(decode_kernel.SOURCE) == path and len(seen) == 1  # once, then found

@@ -1,7 +1,7 @@
 """The small language model, one concept per file (read in this order):
 
     config.py      ModelConfig: the shape, validated
-    norm.py        RMSNorm
+    norm.py        RMSNorm (on a CPU through norm_kernel.cpp, one pass each way)
     rope.py        rotary position embedding
     attention.py   causal self-attention with GQA, and the KV cache
     sliding_window.py  attention over the last W positions, rolling KV cache
@@ -18,6 +18,7 @@
     decode_kernel.py    the same step written by hand in C++ (decode_kernel.cpp) for
                    batch 1 on a CPU: 5 points per layer where threads wait instead of ~18
     huge_pages.py  weights in 2 MB memory pages for that step (Linux)
+    native.py      builds and loads the C++ kernels (*.cpp here) with torch's OpenMP
     flops.py       analytic parameter and FLOP counts
 """
 

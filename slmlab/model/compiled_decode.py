@@ -74,7 +74,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..files import atomic_write_bytes
-from . import decode_kernel
+from . import decode_kernel, native
 from .attention import CausalSelfAttention, KVCache
 from .huge_pages import use_huge_pages
 from .mlp import SwiGLU
@@ -148,7 +148,7 @@ class CompiledDecoder:
         self._weights = {}  # the tensors the runner reads (it keeps raw pointers only)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
         self._step_inputs = {}  # m -> the inputs of a step at cache length m but its token
-        self._use_kernel = compile and kernel and decode_kernel.supported()
+        self._use_kernel = compile and kernel and native.supported()
         self._kernel = None  # a DecodeKernel bound to today's tensors, made at the first step
         self.kernel_error = None  # why the kernel is not used, if it was tried and refused
         self.last_step = None  # which step ran last: "kernel", "compiled" or "eager"

@@ -13,26 +13,22 @@ tokens/s, ``generate`` through this kernel 1.10 / 1.01 / 1.07 (medians of 11 run
 vary by ±15% there). At the larger shapes both stream their weights at about the machine's
 read bandwidth: for a float32 step that is the ceiling, whoever writes it.
 
-The kernel is compiled once per source and machine with the C++ compiler inductor uses
-(``CXX``, default g++), against torch's own OpenMP runtime so that both share one thread pool
-and ``torch.set_num_threads``; it is kept beside the compiled steps in inductor's cache folder.
+The kernel is built and loaded by ``native`` (once per machine, with torch's OpenMP runtime).
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import platform
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
+from . import native
+
 SOURCE = Path(__file__).with_name("decode_kernel.cpp")
-FLAGS = ("-O3", "-march=native", "-funroll-loops", "-fopenmp", "-shared", "-fPIC")
+SIGNATURES = {"slm_decode_step": (ctypes.c_int64, (ctypes.c_void_p, ctypes.c_int64,
+                                                   ctypes.c_int64, ctypes.c_void_p,
+                                                   ctypes.c_void_p))}
 
 
 class _Layer(ctypes.Structure):
@@ -50,50 +46,10 @@ class _Model(ctypes.Structure):
                 ("layers", ctypes.POINTER(_Layer))]
 
 
-_library = None  # the loaded kernel; False once a build failed in this process
-
-
-def supported() -> bool:
-    """Whether this platform gets the kernel: x86-64 Linux (where inductor, too, builds with
-    gcc and -march=native)."""
-    return sys.platform == "linux" and platform.machine() == "x86_64"
-
-
 def load():
-    """The compiled kernel (a ctypes library), building it at the first call; None when it
-    cannot be built here (the reason is raised once as the build's error, then remembered)."""
-    global _library
-    if _library is None:
-        _library = False  # until built: a failure is not retried on every step
-        library = ctypes.CDLL(str(_build()))
-        library.slm_decode_step.restype = ctypes.c_int64
-        library.slm_decode_step.argtypes = (ctypes.POINTER(_Model), ctypes.c_int64,
-                                            ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)
-        _library = library
-    return _library or None
-
-
-def _build() -> Path:
-    from torch._inductor.runtime.cache_dir_utils import cache_dir
-
-    compiler = os.environ.get("CXX", "g++")
-    torch_lib = Path(torch.__file__).parent / "lib"  # torch's libgomp: one OpenMP runtime
-    source = SOURCE.read_bytes()
-    key = hashlib.sha256(repr((source, compiler, FLAGS, torch.__version__, platform.node(),
-                               str(torch_lib))).encode()).hexdigest()[:32]
-    path = Path(cache_dir()) / "slmlab_decode" / f"kernel_{key}.so"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-            built = Path(tmp) / path.name
-            done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built),
-                                   f"-L{torch_lib}", "-lgomp", f"-Wl,-rpath,{torch_lib}"],
-                                  capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"{compiler} could not build {SOURCE.name}: "
-                                   f"{done.stderr.strip()[-500:]}")
-            os.replace(built, path)  # whole or absent, for any other process
-    return path
+    """The compiled kernel (a ctypes library), built at the first call; None when it cannot be
+    built here (``native.error(SOURCE)`` says why)."""
+    return native.load(SOURCE, SIGNATURES)
 
 
 class DecodeKernel:
@@ -106,6 +62,8 @@ class DecodeKernel:
 
     def __init__(self, model, k: torch.Tensor, v: torch.Tensor):
         self.library = load()
+        if self.library is None:
+            raise RuntimeError(native.error(SOURCE))
         c = model.config
         self._keep = [k, v]  # the kernel holds raw pointers: keep what they point into
         layers = (_Layer * c.n_layer)()
@@ -140,7 +98,7 @@ class DecodeKernel:
         if pos >= self.positions:
             raise ValueError(f"position {pos} is beyond RoPE's {self.positions} positions")
         logits = torch.empty(1, 1, self.vocab)
-        best = self.library.slm_decode_step(ctypes.byref(self.model), token, pos,
+        best = self.library.slm_decode_step(ctypes.addressof(self.model), token, pos,
                                             logits.data_ptr(), self._shared.data_ptr())
         if best < 0:
             raise MemoryError("the decode kernel could not allocate its per-thread buffers")

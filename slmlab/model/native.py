@@ -1,0 +1,84 @@
+"""Build and load the package's hand-written C++ kernels (``decode_kernel.cpp``,
+``norm_kernel.cpp``).
+
+Each source is compiled once per machine with the C++ compiler inductor uses (``CXX``,
+default g++) against torch's own OpenMP runtime, so that the kernels and torch share one
+thread pool and ``torch.set_num_threads``. The library is kept beside inductor's compiled code
+in its cache folder, written atomically (whole or absent for any other process).
+
+Where a kernel cannot be built or loaded (no compiler, another platform), ``load`` returns None
+and ``error`` says why; callers then run the same computation with torch ops.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+FLAGS = ("-O3", "-march=native", "-funroll-loops", "-fopenmp", "-shared", "-fPIC")
+
+_loaded: dict[Path, ctypes.CDLL | str] = {}  # source -> its library, or why there is none
+
+
+def supported() -> bool:
+    """Whether this platform gets the kernels: x86-64 Linux (where inductor, too, builds with
+    gcc and -march=native)."""
+    return sys.platform == "linux" and platform.machine() == "x86_64"
+
+
+def build(source: Path) -> Path:
+    """Compile ``source`` into a shared library (once; later calls find it). Raises
+    RuntimeError with the compiler's message when it fails."""
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    compiler = os.environ.get("CXX", "g++")
+    torch_lib = Path(torch.__file__).parent / "lib"  # torch's libgomp: one OpenMP runtime
+    key = hashlib.sha256(repr((source.read_bytes(), compiler, FLAGS, torch.__version__,
+                               platform.node(), str(torch_lib))).encode()).hexdigest()[:32]
+    path = Path(cache_dir()) / "slmlab_kernels" / f"{source.stem}_{key}.so"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            built = Path(tmp) / path.name
+            done = subprocess.run([compiler, *FLAGS, str(source), "-o", str(built),
+                                   f"-L{torch_lib}", "-lgomp", f"-Wl,-rpath,{torch_lib}"],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"{compiler} could not build {source.name}: "
+                                   f"{done.stderr.strip()[-500:]}")
+            os.replace(built, path)
+    return path
+
+
+def load(source: Path, signatures: dict[str, tuple]) -> ctypes.CDLL | None:
+    """The library built from ``source`` with its functions typed, ``{name: (restype,
+    argtypes)}``; built at the first call of the process. None if it cannot be had here
+    (tried once per process; ``error(source)`` says why)."""
+    library = _loaded.get(source)
+    if library is None:
+        try:
+            if not supported():
+                raise RuntimeError(f"the C++ kernels are built on x86-64 Linux only, this is "
+                                   f"{sys.platform} on {platform.machine()}")
+            library = ctypes.CDLL(str(build(source)))
+            for name, (restype, argtypes) in signatures.items():
+                function = getattr(library, name)
+                function.restype, function.argtypes = restype, argtypes
+        except (RuntimeError, OSError, AttributeError) as err:
+            library = f"{type(err).__name__}: {err}"
+        _loaded[source] = library
+    return None if isinstance(library, str) else library
+
+
+def error(source: Path) -> str | None:
+    """Why ``load(source)`` gave None (None if it did not, or was not called)."""
+    library = _loaded.get(source)
+    return library if isinstance(library, str) else None
