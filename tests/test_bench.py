@@ -6,6 +6,7 @@ import pytest
 
 from slmlab import bench
 from slmlab.model import SLM, ModelConfig, native
+from slmlab.model.mlp import SwiGLU
 
 
 def test_quick_bench_reports_every_figure(tmp_path, capsys, monkeypatch):
@@ -96,6 +97,14 @@ def test_decode_utilisation_averages_over_the_generated_tokens():
     # 3 + j positions, 3 + 127.5 on average over 256 tokens.
     assert row["bytes_per_token"] == pytest.approx(weights + kv_per_position * (3 + 127.5))
     assert row["of_read"] == pytest.approx(300.0 * row["bytes_per_token"] / 40e9)
+
+
+def test_training_shapes_match_a_gelu_mlp_in_parameters_and_flops():
+    # The shapes: SwiGLU's 3 matrices of C × hidden against a GELU MLP's 2 of C × 4C.
+    for shape in bench.TRAIN_SHAPES:
+        config = bench._train_config(shape)
+        gelu = 2 * config.d_model * 4 * config.d_model
+        assert SwiGLU.matmul_weights(config) == pytest.approx(gelu, rel=0.002)
 
 
 @pytest.mark.parametrize("measure, bad", [(bench.read_bandwidth, dict(mib=0)),
