@@ -4,10 +4,10 @@
                torch's model.compile() (fused AdamW as in slmlab.train), at
                (a) 4 layers, 4 heads, d_model 128, seq 64, batch 12, vocab 65
                (b) 6 layers, 6 heads, d_model 384, seq 256, batch 8, vocab 65
-               plain multi-head attention, no biases, SwiGLU hidden = 8/3·d_model rounded
-               to the nearest integer (341, 1024): 3 matrices of d_model × hidden then match a
-               4·d_model GELU MLP's 2 in parameters and FLOPs (the library's default rounds
-               up to a multiple of 16: 352 at (a), 3% more)
+               plain multi-head attention, no biases, SwiGLU hidden = 8/3·d_model as an
+               integer (341, 1024): 3 matrices of d_model × hidden then match a 4·d_model
+               GELU MLP's 2 in parameters and FLOPs (the library's default rounds up to a
+               multiple of 16: 352 at (a), 3% more)
     decode     greedy tokens/s with the KV cache, eager and through the compiled decode step
                (SLM.compile_decode; its one-off compile time is reported apart), without the
                cache, and with the cache in bfloat16 (float32 otherwise; the eager rows lay
@@ -50,6 +50,7 @@ import torch
 
 from . import scaling
 from .model import MIXERS, SLM, ModelConfig
+from .model.config import swiglu_hidden
 from .model.flops import matmul_weights_per_token, training_flops
 from .model.huge_pages import use_huge_pages
 from .train import _optimizer
@@ -70,7 +71,7 @@ DECODE_SHAPES = {
 def _train_config(shape: str) -> ModelConfig:
     s = TRAIN_SHAPES[shape]
     return ModelConfig(vocab_size=65, n_layer=s["n_layer"], n_head=s["n_head"],
-                       d_model=s["d_model"], d_ff=round(8 * s["d_model"] / 3),
+                       d_model=s["d_model"], d_ff=swiglu_hidden(s["d_model"], multiple_of=1),
                        max_seq_len=s["seq_len"])
 
 

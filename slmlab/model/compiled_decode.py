@@ -74,7 +74,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..files import atomic_write_bytes
-from . import decode_kernel, native
+from . import decode_kernel
 from .attention import CausalSelfAttention, KVCache
 from .huge_pages import use_huge_pages
 from .mlp import SwiGLU
@@ -148,7 +148,7 @@ class CompiledDecoder:
         self._weights = {}  # the tensors the runner reads (it keeps raw pointers only)
         self.k = self.v = None  # (n_layer, B, H_kv, max_len, d_k), allocated by new_caches
         self._step_inputs = {}  # m -> the inputs of a step at cache length m but its token
-        self._use_kernel = compile and kernel and native.supported()
+        self._use_kernel = compile and kernel  # until it cannot be built here
         self._kernel = None  # a DecodeKernel bound to today's tensors, made at the first step
         self.kernel_error = None  # why the kernel is not used, if it was tried and refused
         self.last_step = None  # which step ran last: "kernel", "compiled" or "eager"
@@ -192,9 +192,14 @@ class CompiledDecoder:
         if self._use_kernel and self._ready_kernel():
             logits, greedy = self._kernel.step(int(token[0]), m)
             self.last_step = "kernel"
-            for cache in caches:
-                cache.length = m + 1
-            return logits, greedy
+        else:
+            logits, greedy = self._generated_step(token, m)
+        for cache in caches:
+            cache.length = m + 1
+        return logits, greedy
+
+    def _generated_step(self, token: torch.Tensor, m: int):
+        """``decode_step`` at cache length m: compiled by inductor, or eager (see step)."""
         # The step's other inputs for length m, gathered once per length: a decode step costs
         # a few µs of Python per tensor op or module attribute, the more so with the CPU's
         # caches cold after a step.
@@ -213,20 +218,16 @@ class CompiledDecoder:
             logits, greedy = self._run_compiled(*inputs)
         else:
             logits, greedy = decode_step(self.model, *inputs)
-        self.last_step = "compiled" if self._compile and m >= 2 else "eager"
-        for cache in caches:
-            cache.length = m + 1
+        self.last_step = "compiled" if self._compile and m >= 2 else "eager"  # after a fallback
         return logits, greedy
 
     def _ready_kernel(self) -> bool:
         """Bind the hand-written kernel if it is not bound; False if it cannot serve here,
         and the generated step runs instead: tensors it does not read (another dtype or
         device, a transposed weight, batch > 1; until new_caches binds again) or no kernel
-        on this machine (no compiler; for good). ``kernel_error`` says why."""
+        on this machine (no compiler, another platform; for good). ``kernel_error`` says why."""
         if self._kernel is None:
             try:
-                if self.k.shape[1] != 1:
-                    raise ValueError(f"the decode kernel decodes batch 1, got {self.k.shape[1]}")
                 self._kernel = decode_kernel.DecodeKernel(self.model, self.k, self.v)
             except ValueError as err:
                 self.kernel_error, self._kernel = f"{err}", False

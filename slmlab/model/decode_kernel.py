@@ -64,6 +64,8 @@ class DecodeKernel:
         self.library = load()
         if self.library is None:
             raise RuntimeError(native.error(SOURCE))
+        if k.shape[1] != 1:
+            raise ValueError(f"the decode kernel decodes batch 1, got {k.shape[1]}")
         c = model.config
         self._keep = [k, v]  # the kernel holds raw pointers: keep what they point into
         layers = (_Layer * c.n_layer)()
