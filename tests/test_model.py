@@ -121,26 +121,26 @@ def test_rope_scores_depend_only_on_relative_position():
 
 
 def test_rotate_qk_and_its_backward_match_the_formula_in_float64():
-    """Training's rotate_qk (hand-written backward) against autograd through the naive
-    rotation; then gradcheck's finite differences in float64."""
+    """Training's rotate_qk (q and k turned in place, a hand-written backward) against
+    autograd through the naive rotation; the float64 path against gradcheck's finite
+    differences."""
     torch.manual_seed(0)
-    rope, H, Hkv, start = RotaryEmbedding(8, 32), 4, 2, 5
-    qkv = torch.randn(2, 6, H + 2 * Hkv, 8, requires_grad=True)
-    q, k, v = rope.rotate_qk(qkv, H, Hkv, start)
-    assert type(q.grad_fn).__name__ == "_RotateQKBackward"
+    rope, H, Hkv, d, start = RotaryEmbedding(8, 32), 4, 2, 8, 5
+    leaf = torch.randn(2, 6, (H + 2 * Hkv) * d, requires_grad=True)
+    q, k, v = rope.rotate_qk(leaf * 1.0, H, Hkv, start)  # a product's output, as in attention
     grads = [torch.randn_like(t) for t in (q, k, v)]
     torch.autograd.backward([q, k, v], grads)
-    ref = qkv.detach().double().requires_grad_()
+    ref = leaf.detach().double().view(2, 6, H + 2 * Hkv, d).requires_grad_()
     want = (naive_rope(ref[:, :, :H], start), naive_rope(ref[:, :, H : H + Hkv], start),
             ref[:, :, H + Hkv :])
     torch.autograd.backward(want, [g.double() for g in grads])
     for got, expected in zip((q, k, v), want):
         torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(qkv.grad.double(), ref.grad, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(leaf.grad.double(), ref.grad.flatten(2), rtol=1e-5, atol=1e-6)
     with torch.no_grad():  # inference takes the plain path (complex products)
-        for got, plain in zip((q, k, v), rope.rotate_qk(qkv, H, Hkv, start)):
+        for got, plain in zip((q, k, v), rope.rotate_qk(leaf, H, Hkv, start)):
             torch.testing.assert_close(got, plain, rtol=1e-6, atol=1e-6)
-    small = torch.randn(1, 3, 2 + 2, 4, dtype=torch.float64, requires_grad=True)
+    small = torch.randn(1, 3, (2 + 2) * 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: RotaryEmbedding(4, 8).rotate_qk(t, 2, 1, 2),
                                     (small,))
 

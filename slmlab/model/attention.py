@@ -97,8 +97,7 @@ class CausalSelfAttention(nn.Module):
         B, T, _ = x.shape
         H, Hkv, d = self.n_head, self.n_kv_head, self.head_dim
         start = cache.length if cache is not None else 0
-        qkv = self.qkv(x).view(B, T, H + 2 * Hkv, d)
-        q, k, v = rope.rotate_qk(qkv, H, Hkv, start)  # (B, T, H, d), 2 × (B, T, Hkv, d)
+        q, k, v = rope.rotate_qk(self.qkv(x), H, Hkv, start)  # (B, T, H, d), 2 × (B, T, Hkv, d)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, d)
         y = self.attend(q, k, v, cache, start)  # (B, H, T, d)
         return self.out(y.transpose(1, 2).reshape(B, T, H * d))

@@ -1,10 +1,11 @@
 // RoPE for training on a CPU, float32: rotate the query and key heads of attention's packed
-// [q | k | v] forward; backward, write the gradient of [q | k | v] in one pass.
+// [q | k | v] in place forward, and their gradients in place backward.
 //
-// Why by hand: with torch ops the backward is two complex products written into slices of the
-// gradient, one small inner loop per head (d/2 complex numbers), plus a copy for v: at the
-// bench's shape (a) that took 3–4× the time of the memory it moves. Here each (token, head)
-// row is one vectorised loop. Loaded and checked against float64 autograd by rope.py's tests.
+// Why by hand: with torch ops RoPE writes new tensors both ways, and autograd concatenates the
+// gradients of q and k, rotates them back, then concatenates them with v's: at the bench's
+// shape (a) that took 3–4× the time of the memory it moves. In place, RoPE adds one pass over
+// q and k each way and nothing else. Loaded and checked against float64 autograd by rope.py's
+// tests.
 //
 // Glossary (rope.py's docstring): rows B·T tokens; heads per token n_q query, n_kv key/value;
 // d features per head, read as d/2 pairs; cos, sin (T, d/2) the rotation of pair i at each
@@ -16,7 +17,7 @@
 // Below this many numbers one thread is faster than waking the others.
 static const int64_t kParallelFrom = 1 << 14;
 
-// y = x turned pair by pair; sign = +1 forward, -1 backward.
+// y = x turned pair by pair (y may be x); sign = +1 forward, -1 backward.
 static inline void rotate(const float* x, const float* cos, const float* sin, float* y,
                           int64_t half, float sign) {
 #pragma omp simd
@@ -27,44 +28,17 @@ static inline void rotate(const float* x, const float* cos, const float* sin, fl
     }
 }
 
-// out (B, T, n_q + n_kv, d) = q and k of qkv (B, T, n_q + 2·n_kv, d), both contiguous, rotated.
-extern "C" void rope_forward(const float* qkv, const float* cos, const float* sin, float* out,
-                             int64_t B, int64_t T, int64_t n_q, int64_t n_kv, int64_t d) {
-    const int64_t n_rot = n_q + n_kv, n_all = n_q + 2 * n_kv, half = d / 2;
+// Turn, in place, the first n_rot heads (the queries and keys) of every token of x
+// (B, T, n_all, d), contiguous: sign = +1 rotates q and k forward, -1 turns their gradients back.
+extern "C" void rope_rotate(float* x, const float* cos, const float* sin, int64_t B, int64_t T,
+                            int64_t n_rot, int64_t n_all, int64_t d, float sign) {
+    const int64_t half = d / 2;
 #pragma omp parallel for schedule(static) if (B * T * n_rot * d >= kParallelFrom)
     for (int64_t row = 0; row < B * T; row++) {
         const int64_t t = row % T;
-        for (int64_t h = 0; h < n_rot; h++)
-            rotate(qkv + (row * n_all + h) * d, cos + t * half, sin + t * half,
-                   out + (row * n_rot + h) * d, half, 1.0f);
-    }
-}
-
-// One incoming gradient, (B, T, heads, d) with any strides but 1 along d.
-struct Grad {
-    const float* data;
-    int64_t heads, stride_b, stride_t, stride_h;
-};
-
-// g (B, T, n_q + 2·n_kv, d), contiguous = [gq, gk turned back | gv]; parts = {gq, gk, gv}.
-extern "C" void rope_backward(const Grad* parts, const float* cos, const float* sin, float* g,
-                              int64_t B, int64_t T, int64_t d) {
-    const Grad& gv = parts[2];
-    const int64_t n_all = parts[0].heads + parts[1].heads + gv.heads, half = d / 2;
-#pragma omp parallel for schedule(static) if (B * T * n_all * d >= kParallelFrom)
-    for (int64_t row = 0; row < B * T; row++) {
-        const int64_t b = row / T, t = row % T;
-        float* out = g + row * n_all * d;
-        for (int p = 0; p < 2; p++) {  // gq, gk
-            const Grad& part = parts[p];
-            for (int64_t h = 0; h < part.heads; h++, out += d)
-                rotate(part.data + b * part.stride_b + t * part.stride_t + h * part.stride_h,
-                       cos + t * half, sin + t * half, out, half, -1.0f);
-        }
-        for (int64_t h = 0; h < gv.heads; h++, out += d) {
-            const float* v = gv.data + b * gv.stride_b + t * gv.stride_t + h * gv.stride_h;
-#pragma omp simd
-            for (int64_t j = 0; j < d; j++) out[j] = v[j];
+        for (int64_t h = 0; h < n_rot; h++) {
+            float* head = x + (row * n_all + h) * d;
+            rotate(head, cos + t * half, sin + t * half, head, half, sign);
         }
     }
 }
