@@ -2,13 +2,13 @@
 
     config.py      ModelConfig: the shape, validated
     norm.py        RMSNorm (on a CPU through norm_kernel.cpp, one pass each way)
-    rope.py        rotary position embedding
+    rope.py        rotary position embedding (training on a CPU: rope_kernel.cpp, in place)
     attention.py   causal self-attention with GQA, and the KV cache
     sliding_window.py  attention over the last W positions, rolling KV cache
     block_sparse.py    attention over local blocks plus global tokens
     linear_attention.py  kernelized linear attention: chunked parallel form, recurrent state
     ssm.py         selective state-space layer (Mamba-style): parallel scan, recurrent state
-    mlp.py         SwiGLU feed-forward
+    mlp.py         SwiGLU feed-forward (on a CPU: the activation in swiglu_kernel.cpp)
     moe.py         mixture of SwiGLU experts: router, top-k, capacity, balancing losses
     mixers.py      the switch point: which mixer / MLP each layer gets
     block.py       a pre-norm transformer block

@@ -1,5 +1,5 @@
 """Build and load the package's hand-written C++ kernels (``decode_kernel.cpp``,
-``norm_kernel.cpp``).
+``norm_kernel.cpp``, ``swiglu_kernel.cpp``, ``rope_kernel.cpp``).
 
 Each source is compiled once per machine with the C++ compiler inductor uses (``CXX``,
 default g++) against torch's own OpenMP runtime, so that the kernels and torch share one
