@@ -104,3 +104,12 @@ def test_without_the_kernel_the_torch_ops_give_the_same_numbers(monkeypatch):
     torch.testing.assert_close(y, kernel_y)
     for t, want in zip((x, mlp.gate_up.weight, mlp.down.weight), grads):
         torch.testing.assert_close(t.grad, want)
+
+
+def test_a_second_backward_through_the_same_forward_is_refused_clearly():
+    """The backward writes over the activations it saved: retain_graph cannot be honoured."""
+    mlp = SwiGLU(8, 12)
+    y = mlp(torch.randn(2, 8, requires_grad=True)).sum()
+    y.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="runs once per forward"):
+        y.backward()

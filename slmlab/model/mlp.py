@@ -96,14 +96,21 @@ class _SwiGLUKernel(torch.autograd.Function):
     def forward(ctx, gate_up: torch.Tensor) -> torch.Tensor:
         gate_up = gate_up.contiguous()
         ctx.save_for_backward(gate_up)
+        ctx.spent = False
         return _swiglu_forward(gate_up)
 
     @staticmethod
     def backward(ctx, gh: torch.Tensor):
+        if ctx.spent:
+            raise RuntimeError("SwiGLU's C++ backward writes its gradient over the activations "
+                               "it saved, so it runs once per forward (no retain_graph=True "
+                               "on this path; run the MLP in float64 to backward twice)")
         (gate_up,) = ctx.saved_tensors
         gh = gh.contiguous()
-        d_gate_up = torch.empty_like(gate_up)
         d_ff = gate_up.shape[-1] // 2
-        _kernel().swiglu_backward(gh.data_ptr(), gate_up.data_ptr(), d_gate_up.data_ptr(),
+        # Element j of [dg | du] needs only element j of [g | u]: written over gate_up, which
+        # nothing else reads (the product that made it keeps its inputs, not its output).
+        _kernel().swiglu_backward(gh.data_ptr(), gate_up.data_ptr(), gate_up.data_ptr(),
                                   gate_up.numel() // (2 * d_ff), d_ff)
-        return d_gate_up
+        ctx.spent = True
+        return gate_up

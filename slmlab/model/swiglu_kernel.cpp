@@ -54,7 +54,8 @@ extern "C" void swiglu_forward(const float* gu, float* h, int64_t rows, int64_t 
     }
 }
 
-// dgu = [dL/dg | dL/du] for every row (formulas above), s recomputed from g.
+// dgu = [dL/dg | dL/du] for every row (formulas above), s recomputed from g. dgu may be gu:
+// element j of the gradient needs only element j of [g | u].
 extern "C" void swiglu_backward(const float* gh, const float* gu, float* dgu, int64_t rows,
                                 int64_t F) {
 #pragma omp parallel for schedule(static) if (rows * F >= kParallelFrom)
@@ -63,10 +64,11 @@ extern "C" void swiglu_backward(const float* gh, const float* gu, float* dgu, in
         float *dg = dgu + i * 2 * F, *du = dg + F;
 #pragma omp simd
         for (int64_t j = 0; j < F; j++) {
-            const float s = 1.0f / (1.0f + exp_approx(-g[j]));
-            const float silu = g[j] * s;
+            const float gj = g[j], uj = u[j];  // both read before either is written
+            const float s = 1.0f / (1.0f + exp_approx(-gj));
+            const float silu = gj * s;
             du[j] = ghi[j] * silu;
-            dg[j] = ghi[j] * u[j] * (s + silu * (1.0f - s));
+            dg[j] = ghi[j] * uj * (s + silu * (1.0f - s));
         }
     }
 }
