@@ -27,8 +27,6 @@ from . import native
 
 _KERNEL = Path(__file__).with_name("rope_kernel.cpp")
 _P, _N = ctypes.c_void_p, ctypes.c_int64
-
-
 _SIGNATURES = {"rope_rotate": (None, (_P, _P, _P, _N, _N, _N, _N, _N, ctypes.c_float))}
 
 

@@ -2,10 +2,9 @@
 // [q | k | v] in place forward, and their gradients in place backward.
 //
 // Why by hand: with torch ops RoPE writes new tensors both ways, and autograd concatenates the
-// gradients of q and k, rotates them back, then concatenates them with v's: at the bench's
-// shape (a) that took 3–4× the time of the memory it moves. In place, RoPE adds one pass over
-// q and k each way and nothing else. Loaded and checked against float64 autograd by rope.py's
-// tests.
+// gradients of q and k, rotates them back, then concatenates them with v's. In place, RoPE
+// adds one pass over q and k each way and nothing else (measured: rope.py's _RotateInPlace).
+// Loaded and checked against float64 autograd by tests/test_rope_kernel.py.
 //
 // Glossary (rope.py's docstring): rows B·T tokens; heads per token n_q query, n_kv key/value;
 // d features per head, read as d/2 pairs; cos, sin (T, d/2) the rotation of pair i at each

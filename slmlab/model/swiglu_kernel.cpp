@@ -4,8 +4,10 @@
 // Why by hand: with torch ops the activation is SiLU, then a product (two passes, two new
 // (rows, d_ff) tensors) forward and three ops backward, plus a concatenation of the two halves'
 // gradients for the one [W_gate; W_up] matrix. Here the forward reads the matrix product's
-// output [g | u] once and writes h; the backward writes the gradient of [g | u] in the layout
-// that product's backward wants. Loaded and checked against float64 autograd by mlp.py's tests.
+// output [g | u] once and writes h; the backward writes the gradient of [g | u] over [g | u]
+// itself (mlp.py passes the same buffer), the layout that product's backward wants, no new
+// tensor. Loaded by mlp.py, checked against float64 autograd by
+// tests/test_swiglu_kernel.py.
 //
 // Glossary (mlp.py's docstring): rows tokens; F d_ff, the hidden size; gu one row per token,
 // [g | u] = [x·W_gateᵀ | x·W_upᵀ] (2F numbers); s = σ(g) = 1 / (1 + e^−g); SiLU(g) = g·s;
