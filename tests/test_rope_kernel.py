@@ -12,17 +12,6 @@ pytestmark = pytest.mark.skipif(not native.supported(),
                                 reason="the kernels are built on x86-64 Linux only")
 
 
-def graph(t: torch.Tensor) -> set[str]:
-    """Names of the autograd nodes that produced t."""
-    names, todo = set(), [t.grad_fn]
-    while todo:
-        node = todo.pop()
-        if node is not None and type(node).__name__ not in names:
-            names.add(type(node).__name__)
-            todo.extend(n for n, _ in node.next_functions)
-    return names
-
-
 def reference(rope, leaf, n_q, n_kv, start, grads):
     """q, k, v and dL/dqkv in float64 through torch's complex product and autograd."""
     B, T, _ = leaf.shape
@@ -44,12 +33,12 @@ def rotate(rope, B, T, n_q, n_kv, d, start=0):
 @pytest.mark.parametrize("B, T, n_q, n_kv, d", [(2, 5, 2, 1, 4), (12, 64, 4, 4, 32),
                                                 (3, 40, 6, 2, 64)])
 @pytest.mark.parametrize("layout", ["contiguous", "heads_first"])
-def test_kernel_matches_float64_autograd(B, T, n_q, n_kv, d, layout):
+def test_kernel_matches_float64_autograd(B, T, n_q, n_kv, d, layout, autograd_nodes):
     assert _kernel() is not None, native.error(_KERNEL)
     torch.manual_seed(0)
     rope, start = RotaryEmbedding(d, T + 7), 7
     leaf, (q, k, v) = rotate(rope, B, T, n_q, n_kv, d, start)
-    assert "_RotateInPlaceBackward" in graph(q)  # the kernel ran
+    assert "_RotateInPlaceBackward" in autograd_nodes(q)  # the kernel ran
     grads = [torch.randn(B, t.shape[2], T, d).transpose(1, 2) if layout == "heads_first"
              else torch.randn_like(t) for t in (q, k, v)]  # SDPA's are heads-first
     torch.autograd.backward([q, k, v], grads)
@@ -73,19 +62,19 @@ def test_a_missing_gradient_counts_as_zero():
     assert not leaf.grad[:, :, 2 * 8 :].any()
 
 
-def test_a_leaf_is_not_rotated_in_place():
+def test_a_leaf_is_not_rotated_in_place(autograd_nodes):
     """A tensor the caller made (a leaf) keeps its values: the torch path runs instead."""
     rope = RotaryEmbedding(8, 16)
     leaf = torch.randn(2, 6, 4 * 8, requires_grad=True)
     before = leaf.detach().clone()
     q, k, v = rope.rotate_qk(leaf, 2, 1, 3)
-    assert "_RotateInPlaceBackward" not in graph(q)
+    assert "_RotateInPlaceBackward" not in autograd_nodes(q)
     assert torch.equal(leaf.detach(), before)
     (q.sum() + k.sum() + v.sum()).backward()
     assert leaf.grad is not None
 
 
-def test_without_the_kernel_the_torch_ops_give_the_same_numbers(monkeypatch):
+def test_without_the_kernel_the_torch_ops_give_the_same_numbers(monkeypatch, autograd_nodes):
     def broken(source):
         raise RuntimeError("g++ could not build rope_kernel.cpp: no compiler")
 
@@ -99,7 +88,7 @@ def test_without_the_kernel_the_torch_ops_give_the_same_numbers(monkeypatch):
     monkeypatch.setattr(native, "build", broken)
     leaf.grad = None
     out = rope.rotate_qk(leaf * 1.0, 4, 2)
-    assert "_RotateInPlaceBackward" not in graph(out[0])
+    assert "_RotateInPlaceBackward" not in autograd_nodes(out[0])
     torch.autograd.backward(out, grads)
     assert "no compiler" in native.error(_KERNEL)
     for got, want in zip(out, kernel_out):

@@ -12,17 +12,6 @@ pytestmark = pytest.mark.skipif(not native.supported(),
                                 reason="the kernels are built on x86-64 Linux only")
 
 
-def graph(t: torch.Tensor) -> set[str]:
-    """Names of the autograd nodes that produced t."""
-    names, todo = set(), [t.grad_fn]
-    while todo:
-        node = todo.pop()
-        if node is not None and type(node).__name__ not in names:
-            names.add(type(node).__name__)
-            todo.extend(n for n, _ in node.next_functions)
-    return names
-
-
 def reference(mlp: SwiGLU, x, gy):
     """y, dL/dx, dL/dW_gate_up, dL/dW_down in float64 through torch's SiLU and product."""
     x64 = x.detach().double().requires_grad_()
@@ -37,14 +26,14 @@ def reference(mlp: SwiGLU, x, gy):
 # (3, 16, 7): one thread, d_ff not a multiple of the vector width; (12, 64, 128, 341): the
 # bench's shape (a), rows split between threads; (2, 40, 24, 1000): long rows.
 @pytest.mark.parametrize("shape", [(3, 16, 7), (12, 64, 128, 341), (2, 40, 24, 1000)])
-def test_kernel_matches_float64_autograd(shape):
+def test_kernel_matches_float64_autograd(shape, autograd_nodes):
     *lead, C, d_ff = shape
     torch.manual_seed(0)
     mlp = SwiGLU(C, d_ff)
     x = torch.randn(*lead, C, requires_grad=True)
     gy = torch.randn(*lead, C)
     y = mlp(x)
-    assert "_SwiGLUKernelBackward" in graph(y)  # the kernel ran
+    assert "_SwiGLUKernelBackward" in autograd_nodes(y)  # the kernel ran
     y.backward(gy)
     want_y, want_dx, want_dgu, want_ddown = reference(mlp, x, gy)
     tol = dict(rtol=1e-5, atol=1e-5)
@@ -83,7 +72,7 @@ def test_kernel_serves_inference_without_a_graph():
                                rtol=1e-5, atol=1e-5)
 
 
-def test_without_the_kernel_the_torch_ops_give_the_same_numbers(monkeypatch):
+def test_without_the_kernel_the_torch_ops_give_the_same_numbers(monkeypatch, autograd_nodes):
     def broken(source):
         raise RuntimeError("g++ could not build swiglu_kernel.cpp: no compiler")
 
@@ -98,7 +87,7 @@ def test_without_the_kernel_the_torch_ops_give_the_same_numbers(monkeypatch):
     monkeypatch.setattr(native, "build", broken)
     x.grad = mlp.gate_up.weight.grad = mlp.down.weight.grad = None
     y = mlp(x)
-    assert "_SwiGLUKernelBackward" not in graph(y)
+    assert "_SwiGLUKernelBackward" not in autograd_nodes(y)
     y.backward(gy)
     assert "no compiler" in native.error(_KERNEL)
     torch.testing.assert_close(y, kernel_y)
