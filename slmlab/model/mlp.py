@@ -41,15 +41,16 @@ class SwiGLU(nn.Module):
         return cls(config.d_model, config.d_ff)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
-        if _kernel_serves(x, self.gate_up.weight):
+        if _kernel(x, self.gate_up.weight) is not None:
             gate_up = self.gate_up(x)  # (B, T, 2·d_ff): [x·W_gateᵀ | x·W_upᵀ]
             if torch.is_grad_enabled():
                 return self.down(_SwiGLUKernel.apply(gate_up))
             return self.down(_swiglu_forward(gate_up))
         if torch.is_grad_enabled() and not torch.compiler.is_compiling():
-            # Training: two products with the two halves of the matrix. The backward of a
-            # chunk would concatenate two (B, T, d_ff) gradients; this way only the small
-            # weight gradient is assembled (measured ~10% faster per MLP at the bench's (a)).
+            # Training without the kernel (GPUs, float64): two products with the two halves
+            # of the matrix. The backward of a chunk would concatenate two (B, T, d_ff)
+            # gradients; this way only the small weight gradient is assembled (measured ~10%
+            # faster per MLP at the bench's (a) before the kernel).
             w_gate, w_up = self.gate_up.weight.chunk(2, dim=0)
             gate, up = F.linear(x, w_gate), F.linear(x, w_up)
         else:
@@ -67,15 +68,10 @@ class SwiGLU(nn.Module):
         return 3 * config.d_model * config.d_ff
 
 
-def _kernel() -> ctypes.CDLL | None:
-    """swiglu_kernel.cpp, compiled; None where it cannot be (``native.error`` says why)."""
-    return native.load(_KERNEL, _SIGNATURES)
-
-
-def _kernel_serves(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    return (x.dtype == weight.dtype == torch.float32 and x.device.type == "cpu"
-            and weight.device.type == "cpu" and not torch.compiler.is_compiling()
-            and _kernel() is not None)
+def _kernel(*tensors: torch.Tensor) -> ctypes.CDLL | None:
+    """swiglu_kernel.cpp, compiled, if it applies to ``tensors`` (``native.load_for``); None
+    otherwise or where it cannot be built (``native.error`` says why)."""
+    return native.load_for(_KERNEL, _SIGNATURES, *tensors)
 
 
 def _swiglu_forward(gate_up: torch.Tensor) -> torch.Tensor:

@@ -78,6 +78,15 @@ def load(source: Path, signatures: dict[str, tuple]) -> ctypes.CDLL | None:
     return None if isinstance(library, str) else library
 
 
+def load_for(source: Path, signatures: dict[str, tuple], *tensors: torch.Tensor):
+    """``load(source, signatures)`` if the kernel applies to ``tensors``: all float32 on a CPU
+    and not inside ``torch.compile`` (there inductor fuses the torch ops instead); else None."""
+    if torch.compiler.is_compiling() or any(
+            t.dtype != torch.float32 or t.device.type != "cpu" for t in tensors):
+        return None
+    return load(source, signatures)
+
+
 def error(source: Path) -> str | None:
     """Why ``load(source)`` gave None (None if it did not, or was not called)."""
     library = _loaded.get(source)

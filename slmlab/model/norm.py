@@ -51,8 +51,7 @@ class RMSNorm(nn.Module):
                              f"of shape {tuple(x.shape)}")
         if torch.compiler.is_compiling():  # inductor fuses torch's op into one loop anyway
             return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
-        if x.dtype == self.weight.dtype == torch.float32 and x.device.type == "cpu" \
-                and self.weight.device.type == "cpu" and _kernel() is not None:
+        if _kernel(x, self.weight) is not None:
             return _RMSNormKernel.apply(x, self.weight, self.eps)
         needs_grad = torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad)
         if needs_grad and x.dtype in (torch.float32, torch.float64):
@@ -60,9 +59,10 @@ class RMSNorm(nn.Module):
         return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
 
 
-def _kernel() -> ctypes.CDLL | None:
-    """norm_kernel.cpp, compiled; None where it cannot be (``native.error`` says why)."""
-    return native.load(_KERNEL, _SIGNATURES)
+def _kernel(*tensors: torch.Tensor) -> ctypes.CDLL | None:
+    """norm_kernel.cpp, compiled, if it applies to ``tensors`` (``native.load_for``); None
+    otherwise or where it cannot be built (``native.error`` says why)."""
+    return native.load_for(_KERNEL, _SIGNATURES, *tensors)
 
 
 class _RMSNormKernel(torch.autograd.Function):

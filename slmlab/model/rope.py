@@ -10,9 +10,9 @@ number i by e^{i·m·θ_i}, a rotation by angle m·θ_i. The dot product of a qu
 n then depends only on m - n: attention sees relative positions, and no position is stored in
 the residual stream.
 
-Training rotates q and k through ``rotate_qk``, whose backward is written by hand (see
-``_RotateQK``); on an x86-64 Linux CPU in float32 both directions run as one C++ loop
-(``rope_kernel.cpp``, built once at first use).
+Training on an x86-64 Linux CPU in float32 rotates q and k through ``rotate_qk`` in place,
+with a backward written by hand: one C++ loop each way (``rope_kernel.cpp``, built once at
+first use; see ``_RotateInPlace``).
 """
 
 from __future__ import annotations
@@ -85,8 +85,7 @@ class RotaryEmbedding(nn.Module):
         B, T, _ = qkv.shape
         d = 2 * self.cos.shape[1]
         if (torch.is_grad_enabled() and qkv.grad_fn is not None and qkv.is_contiguous()
-                and qkv.dtype == torch.float32 and qkv.device.type == "cpu"
-                and not torch.compiler.is_compiling() and _kernel() is not None):
+                and _kernel(qkv) is not None):
             self.tables_to(qkv.device)
             positions = slice(start, start + T)
             qkv = _RotateInPlace.apply(qkv, self.cos[positions], self.sin[positions], n_q + n_kv)
@@ -141,6 +140,7 @@ class _RotateInPlace(torch.autograd.Function):
         return grad, None, None, None
 
 
-def _kernel() -> ctypes.CDLL | None:
-    """rope_kernel.cpp, compiled; None where it cannot be (``native.error`` says why)."""
-    return native.load(_KERNEL, _SIGNATURES)
+def _kernel(*tensors: torch.Tensor) -> ctypes.CDLL | None:
+    """rope_kernel.cpp, compiled, if it applies to ``tensors`` (``native.load_for``); None
+    otherwise or where it cannot be built (``native.error`` says why)."""
+    return native.load_for(_KERNEL, _SIGNATURES, *tensors)
