@@ -6,10 +6,11 @@ import torch
 
 def _autograd_nodes(t: torch.Tensor) -> set[str]:
     """Class names of the autograd nodes that produced t (which backward will run)."""
-    names, todo = set(), [t.grad_fn]
+    names, seen, todo = set(), set(), [t.grad_fn]
     while todo:
         node = todo.pop()
-        if node is not None and type(node).__name__ not in names:
+        if node is not None and node not in seen:  # each node once, all of them
+            seen.add(node)
             names.add(type(node).__name__)
             todo.extend(n for n, _ in node.next_functions)
     return names

@@ -10,17 +10,32 @@ Glossary (code name -> symbol in "Attention Is All You Need" / the GQA paper, Ai
 
 GQA shrinks the K/V projections and, more important at the edge, the KV cache by H / H_kv,
 at little cost in quality. The math runs in torch's ``scaled_dot_product_attention``, which
-fuses the softmax and never stores the (T, T) score matrix.
+fuses the softmax and never stores the (T, T) score matrix. Training on an x86-64 Linux CPU in
+float32 runs the same math in ``attention_kernel.cpp`` instead (see ``_CausalAttention``):
+~40% less time in attention's forward and backward at the bench's shape (b).
 """
 
 from __future__ import annotations
 
+import ctypes
+import math
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
+from . import native
 from .config import ModelConfig
 from .rope import RotaryEmbedding
+
+_KERNEL = Path(__file__).with_name("attention_kernel.cpp")
+_P, _N, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
+_SIGNATURES = {
+    "causal_attention_forward": (ctypes.c_int, (_P, _P, _P, _N, _N, _N, _N, _N, _F)),
+    "causal_attention_backward": (ctypes.c_int, (_P, _P, _P, _P, _P, _N, _N, _N, _N, _N, _F)),
+}
 
 
 class KVCache:
@@ -97,10 +112,22 @@ class CausalSelfAttention(nn.Module):
         B, T, _ = x.shape
         H, Hkv, d = self.n_head, self.n_kv_head, self.head_dim
         start = cache.length if cache is not None else 0
-        q, k, v = rope.rotate_qk(self.qkv(x), H, Hkv, start)  # (B, T, H, d), 2 × (B, T, Hkv, d)
+        qkv = self.qkv(x)  # (B, T, (H + 2·Hkv)·d)
+        if cache is None and self._kernel_attends(qkv, rope):
+            qkv = rope.rotate_in_place(qkv, H + Hkv)
+            return self.out(_CausalAttention.apply(qkv, H, Hkv, d))  # (B, T, H·d) in
+        q, k, v = rope.rotate_qk(qkv, H, Hkv, start)  # (B, T, H, d), 2 × (B, T, Hkv, d)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, d)
         y = self.attend(q, k, v, cache, start)  # (B, H, T, d)
         return self.out(y.transpose(1, 2).reshape(B, T, H * d))
+
+    def _kernel_attends(self, qkv: torch.Tensor, rope: RotaryEmbedding) -> bool:
+        """Whether this training step runs attention_kernel.cpp: plain causal attention (a
+        subclass that replaces :meth:`attend` keeps its own), no dropout, q and k rotated in
+        place (``rope.rotates_in_place``), float32 on a CPU (``native.load_for``)."""
+        return (type(self).attend is CausalSelfAttention.attend
+                and not (self.training and self.dropout > 0)
+                and rope.rotates_in_place(qkv) and _kernel(qkv) is not None)
 
     def attend(self, q, k, v, cache, start: int) -> torch.Tensor:
         """softmax(q kᵀ / sqrt(d) + mask) v over every earlier position. q (B, H, T, d) for
@@ -193,6 +220,51 @@ class CausalSelfAttention(nn.Module):
     def decode_flops(config: ModelConfig, context_len: int) -> int:
         """Q·Kᵀ and weights·V for one new token that sees ``context_len`` keys (incl. itself)."""
         return 4 * config.n_head * config.head_dim * context_len
+
+
+def _kernel(*tensors: torch.Tensor) -> ctypes.CDLL | None:
+    """attention_kernel.cpp, compiled, if it applies to ``tensors`` (``native.load_for``);
+    None otherwise or where it cannot be built (``native.error`` says why)."""
+    return native.load_for(_KERNEL, _SIGNATURES, *tensors)
+
+
+class _CausalAttention(torch.autograd.Function):
+    """softmax(q kᵀ / sqrt(d) + causal mask) v through attention_kernel.cpp, from the packed
+    projections qkv (B, T, (n_q + 2·n_kv)·d), q and k already rotated, to the heads side by
+    side, (B, T, n_q·d): the input of W_O with no transpose. The backward returns dL/dqkv in
+    qkv's layout, the one the projection's backward and RoPE's want (no concatenation)."""
+
+    @staticmethod
+    def forward(ctx, qkv: torch.Tensor, n_q: int, n_kv: int, d: int) -> torch.Tensor:
+        B, T, _ = qkv.shape
+        y = qkv.new_empty(B, T, n_q * d)
+        lse = qkv.new_empty(B, n_q, T)  # log-sum-exp of each query's scores
+        done = _kernel().causal_attention_forward(qkv.data_ptr(), y.data_ptr(), lse.data_ptr(),
+                                                  B, T, n_q, n_kv, d, 1 / math.sqrt(d))
+        _raise_if_failed(done, B, T)
+        ctx.save_for_backward(qkv, y, lse)
+        ctx.heads = n_q, n_kv, d
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gy: torch.Tensor):
+        qkv, y, lse = ctx.saved_tensors
+        n_q, n_kv, d = ctx.heads
+        gy = gy.contiguous()
+        B, T, _ = qkv.shape
+        dqkv = torch.empty_like(qkv)  # every number written by the kernel
+        done = _kernel().causal_attention_backward(qkv.data_ptr(), y.data_ptr(), gy.data_ptr(),
+                                                   lse.data_ptr(), dqkv.data_ptr(), B, T, n_q,
+                                                   n_kv, d, 1 / math.sqrt(d))
+        _raise_if_failed(done, B, T)
+        return dqkv, None, None, None
+
+
+def _raise_if_failed(status: int, B: int, T: int) -> None:
+    if status != 0:
+        raise MemoryError(f"attention_kernel.cpp could not allocate its per-thread score "
+                          f"buffers ({T} keys) for a batch of {B}")
 
 
 def _previous_and_own(t: torch.Tensor, b: int, nb: int, pad: int) -> torch.Tensor:

@@ -1,10 +1,13 @@
 """Build and load the package's hand-written C++ kernels (``decode_kernel.cpp``,
-``norm_kernel.cpp``, ``swiglu_kernel.cpp``, ``rope_kernel.cpp``).
+``norm_kernel.cpp``, ``swiglu_kernel.cpp``, ``rope_kernel.cpp``, ``attention_kernel.cpp``;
+``fast_exp.h`` is shared).
 
 Each source is compiled once per machine with the C++ compiler inductor uses (``CXX``,
 default g++) against torch's own OpenMP runtime, so that the kernels and torch share one
-thread pool and ``torch.set_num_threads``. The library is kept beside inductor's compiled code
-in its cache folder, written atomically (whole or absent for any other process).
+thread pool and ``torch.set_num_threads``, and against torch's library, whose BLAS
+(``sgemm_``) attention_kernel.cpp calls for its matrix products. The library is kept beside
+inductor's compiled code in its cache folder, written atomically (whole or absent for any
+other process).
 
 Where a kernel cannot be built or loaded (no compiler, another platform), ``load`` returns None
 and ``error`` says why; callers then run the same computation with torch ops.
@@ -22,8 +25,10 @@ import tempfile
 from pathlib import Path
 
 import torch
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 FLAGS = ("-O3", "-march=native", "-funroll-loops", "-fopenmp", "-shared", "-fPIC")
+LIBS = ("-lgomp", "-ltorch_cpu")  # from torch/lib: its OpenMP runtime, its BLAS
 
 _loaded: dict[Path, ctypes.CDLL | str] = {}  # source -> its library, or why there is none
 
@@ -40,16 +45,17 @@ def build(source: Path) -> Path:
     from torch._inductor.runtime.cache_dir_utils import cache_dir
 
     compiler = os.environ.get("CXX", "g++")
-    torch_lib = Path(torch.__file__).parent / "lib"  # torch's libgomp: one OpenMP runtime
-    key = hashlib.sha256(repr((source.read_bytes(), compiler, FLAGS, torch.__version__,
-                               platform.node(), str(torch_lib))).encode()).hexdigest()[:32]
-    path = Path(cache_dir()) / "slmlab_kernels" / f"{source.stem}_{key}.so"
+    torch_lib = Path(torch.__file__).parent / "lib"
+    headers = [h.read_bytes() for h in sorted(source.parent.glob("*.h"))]  # it may include
+    key = hashlib.sha256(repr((source.read_bytes(), headers, compiler, FLAGS, LIBS,
+                               torch.__version__, platform.node(), str(torch_lib))).encode())
+    path = Path(cache_dir()) / "slmlab_kernels" / f"{source.stem}_{key.hexdigest()[:32]}.so"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
             built = Path(tmp) / path.name
             done = subprocess.run([compiler, *FLAGS, str(source), "-o", str(built),
-                                   f"-L{torch_lib}", "-lgomp", f"-Wl,-rpath,{torch_lib}"],
+                                   f"-L{torch_lib}", *LIBS, f"-Wl,-rpath,{torch_lib}"],
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"{compiler} could not build {source.name}: "
@@ -79,10 +85,11 @@ def load(source: Path, signatures: dict[str, tuple]) -> ctypes.CDLL | None:
 
 
 def load_for(source: Path, signatures: dict[str, tuple], *tensors: torch.Tensor):
-    """``load(source, signatures)`` if the kernel applies to ``tensors``: all float32 on a CPU
-    and not inside ``torch.compile`` (there inductor fuses the torch ops instead); else None."""
-    if torch.compiler.is_compiling() or any(
-            t.dtype != torch.float32 or t.device.type != "cpu" for t in tensors):
+    """``load(source, signatures)`` if the kernel applies to ``tensors``: all float32 on a CPU,
+    not inside ``torch.compile`` (there inductor fuses the torch ops instead) and under no
+    dispatch mode (``FlopCounterMode``, fake tensors: they must see torch's ops); else None."""
+    if (torch.compiler.is_compiling() or _get_current_dispatch_mode() is not None
+            or any(t.dtype != torch.float32 or t.device.type != "cpu" for t in tensors)):
         return None
     return load(source, signatures)
 

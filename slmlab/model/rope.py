@@ -84,15 +84,30 @@ class RotaryEmbedding(nn.Module):
         """
         B, T, _ = qkv.shape
         d = 2 * self.cos.shape[1]
-        if (torch.is_grad_enabled() and qkv.grad_fn is not None and qkv.is_contiguous()
-                and _kernel(qkv) is not None):
-            self.tables_to(qkv.device)
-            positions = slice(start, start + T)
-            qkv = _RotateInPlace.apply(qkv, self.cos[positions], self.sin[positions], n_q + n_kv)
+        if self.rotates_in_place(qkv):
+            qkv = self.rotate_in_place(qkv, n_q + n_kv, start)
             return qkv.view(B, T, -1, d).split([n_q, n_kv, n_kv], dim=2)
         qk, v = qkv.view(B, T, -1, d).split([n_q + n_kv, n_kv], dim=2)
         q, k = self(qk, start).split([n_q, n_kv], dim=2)  # both rotated in one call
         return q, k, v
+
+    @staticmethod
+    def rotates_in_place(qkv: torch.Tensor) -> bool:
+        """Whether :meth:`rotate_in_place` may take ``qkv``: training (grad enabled) on the
+        output of a product (not a leaf the caller still holds), contiguous, and
+        rope_kernel.cpp applies (float32 on a CPU, built)."""
+        return (torch.is_grad_enabled() and qkv.grad_fn is not None and qkv.is_contiguous()
+                and _kernel(qkv) is not None)
+
+    def rotate_in_place(self, qkv: torch.Tensor, n_rot: int, start: int = 0) -> torch.Tensor:
+        """Rotate the first ``n_rot`` heads (queries, then keys) of every token of ``qkv``
+        (B, T, heads·d) in place, for the tokens at positions start .. start + T - 1; returns
+        qkv, whose backward turns the gradient back in place. Only where
+        :meth:`rotates_in_place`."""
+        T = qkv.shape[1]
+        self.tables_to(qkv.device)
+        positions = slice(start, start + T)
+        return _RotateInPlace.apply(qkv, self.cos[positions], self.sin[positions], n_rot)
 
 
 def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
