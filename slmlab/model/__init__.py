@@ -3,7 +3,8 @@
     config.py      ModelConfig: the shape, validated
     norm.py        RMSNorm (on a CPU through norm_kernel.cpp, one pass each way)
     rope.py        rotary position embedding (training on a CPU: rope_kernel.cpp, in place)
-    attention.py   causal self-attention with GQA, and the KV cache
+    attention.py   causal self-attention with GQA, and the KV cache (training on a CPU:
+                   attention_kernel.cpp, its products through torch's BLAS)
     sliding_window.py  attention over the last W positions, rolling KV cache
     block_sparse.py    attention over local blocks plus global tokens
     linear_attention.py  kernelized linear attention: chunked parallel form, recurrent state
@@ -18,7 +19,8 @@
     decode_kernel.py    the same step written by hand in C++ (decode_kernel.cpp) for
                    batch 1 on a CPU: 5 points per layer where threads wait instead of ~18
     huge_pages.py  weights in 2 MB memory pages for that step (Linux)
-    native.py      builds and loads the C++ kernels (*.cpp here) with torch's OpenMP
+    native.py      builds and loads the C++ kernels (*.cpp here; fast_exp.h is their e^x)
+                   with torch's OpenMP
     flops.py       analytic parameter and FLOP counts
 """
 
