@@ -115,7 +115,7 @@ class CausalSelfAttention(nn.Module):
         qkv = self.qkv(x)  # (B, T, (H + 2·Hkv)·d)
         if cache is None and self._kernel_attends(qkv, rope):
             qkv = rope.rotate_in_place(qkv, H + Hkv)
-            return self.out(_CausalAttention.apply(qkv, H, Hkv, d))  # (B, T, H·d) in
+            return self.out(_CausalAttention.apply(qkv, H, Hkv, d))  # W_O of (B, T, H·d)
         q, k, v = rope.rotate_qk(qkv, H, Hkv, start)  # (B, T, H, d), 2 × (B, T, Hkv, d)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, heads, T, d)
         y = self.attend(q, k, v, cache, start)  # (B, H, T, d)
