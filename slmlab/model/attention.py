@@ -36,6 +36,7 @@ _SIGNATURES = {
     "causal_attention_forward": (ctypes.c_int, (_P, _P, _P, _N, _N, _N, _N, _N, _F)),
     "causal_attention_backward": (ctypes.c_int, (_P, _P, _P, _P, _P, _N, _N, _N, _N, _N, _F)),
 }
+_kernel = native.Kernel(_KERNEL, _SIGNATURES)
 
 
 class KVCache:
@@ -220,12 +221,6 @@ class CausalSelfAttention(nn.Module):
     def decode_flops(config: ModelConfig, context_len: int) -> int:
         """Q·Kᵀ and weights·V for one new token that sees ``context_len`` keys (incl. itself)."""
         return 4 * config.n_head * config.head_dim * context_len
-
-
-def _kernel(*tensors: torch.Tensor) -> ctypes.CDLL | None:
-    """attention_kernel.cpp, compiled, if it applies to ``tensors`` (``native.load_for``);
-    None otherwise or where it cannot be built (``native.error`` says why)."""
-    return native.load_for(_KERNEL, _SIGNATURES, *tensors)
 
 
 class _CausalAttention(torch.autograd.Function):

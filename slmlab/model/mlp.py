@@ -26,6 +26,7 @@ _KERNEL = Path(__file__).with_name("swiglu_kernel.cpp")
 _P, _N = ctypes.c_void_p, ctypes.c_int64
 _SIGNATURES = {"swiglu_forward": (None, (_P, _P, _N, _N)),
                "swiglu_backward": (None, (_P, _P, _P, _N, _N))}
+_kernel = native.Kernel(_KERNEL, _SIGNATURES)
 
 
 class SwiGLU(nn.Module):
@@ -66,12 +67,6 @@ class SwiGLU(nn.Module):
     def matmul_weights(config, active: bool = True) -> int:
         """W_gate, W_up and W_down: 3 · C · d_ff (all active for every token)."""
         return 3 * config.d_model * config.d_ff
-
-
-def _kernel(*tensors: torch.Tensor) -> ctypes.CDLL | None:
-    """swiglu_kernel.cpp, compiled, if it applies to ``tensors`` (``native.load_for``); None
-    otherwise or where it cannot be built (``native.error`` says why)."""
-    return native.load_for(_KERNEL, _SIGNATURES, *tensors)
 
 
 def _swiglu_forward(gate_up: torch.Tensor) -> torch.Tensor:

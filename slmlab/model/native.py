@@ -94,6 +94,18 @@ def load_for(source: Path, signatures: dict[str, tuple], *tensors: torch.Tensor)
     return load(source, signatures)
 
 
+class Kernel:
+    """One C++ source with its functions' types, ``{name: (restype, argtypes)}``. Calling it,
+    ``kernel(*tensors)``, is ``load_for(source, signatures, *tensors)``: the library if it
+    applies to ``tensors`` (no tensors: if it can be had at all), else None."""
+
+    def __init__(self, source: Path, signatures: dict[str, tuple]):
+        self.source, self.signatures = source, signatures
+
+    def __call__(self, *tensors: torch.Tensor) -> ctypes.CDLL | None:
+        return load_for(self.source, self.signatures, *tensors)
+
+
 def error(source: Path) -> str | None:
     """Why ``load(source)`` gave None (None if it did not, or was not called)."""
     library = _loaded.get(source)

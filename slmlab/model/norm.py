@@ -35,6 +35,7 @@ _KERNEL = Path(__file__).with_name("norm_kernel.cpp")
 _P, _N = ctypes.c_void_p, ctypes.c_int64
 _SIGNATURES = {"rms_norm_forward": (None, (_P, _P, _P, _P, _N, _N, ctypes.c_float)),
                "rms_norm_backward": (ctypes.c_int, (_P, _P, _P, _P, _P, _P, _N, _N))}
+_kernel = native.Kernel(_KERNEL, _SIGNATURES)
 
 
 class RMSNorm(nn.Module):
@@ -57,12 +58,6 @@ class RMSNorm(nn.Module):
         if needs_grad and x.dtype in (torch.float32, torch.float64):
             return _RMSNormFunction.apply(x, self.weight, self.eps)
         return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
-
-
-def _kernel(*tensors: torch.Tensor) -> ctypes.CDLL | None:
-    """norm_kernel.cpp, compiled, if it applies to ``tensors`` (``native.load_for``); None
-    otherwise or where it cannot be built (``native.error`` says why)."""
-    return native.load_for(_KERNEL, _SIGNATURES, *tensors)
 
 
 class _RMSNormKernel(torch.autograd.Function):

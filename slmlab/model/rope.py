@@ -10,7 +10,7 @@ number i by e^{i·m·θ_i}, a rotation by angle m·θ_i. The dot product of a qu
 n then depends only on m - n: attention sees relative positions, and no position is stored in
 the residual stream.
 
-Training on an x86-64 Linux CPU in float32 rotates q and k through ``rotate_qk`` in place,
+Training on an x86-64 Linux CPU in float32 rotates q and k in place (``rotate_in_place``),
 with a backward written by hand: one C++ loop each way (``rope_kernel.cpp``, built once at
 first use; see ``_RotateInPlace``).
 """
@@ -28,6 +28,7 @@ from . import native
 _KERNEL = Path(__file__).with_name("rope_kernel.cpp")
 _P, _N = ctypes.c_void_p, ctypes.c_int64
 _SIGNATURES = {"rope_rotate": (None, (_P, _P, _P, _N, _N, _N, _N, _N, ctypes.c_float))}
+_kernel = native.Kernel(_KERNEL, _SIGNATURES)
 
 
 class RotaryEmbedding(nn.Module):
@@ -125,7 +126,7 @@ def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 class _RotateInPlace(torch.autograd.Function):
-    """rotate_qk for training with rope_kernel.cpp: q and k turned in place in the product's
+    """rotate_in_place with rope_kernel.cpp: q and k turned in place in the product's
     output, their gradients turned back in place. Autograd through the torch ops would write
     new tensors both ways and concatenate the q, k, v gradients twice. Time RoPE adds to a
     layer (fwd + bwd, over the same layer without RoPE) at the bench's shapes (a) / (b):
@@ -145,17 +146,11 @@ class _RotateInPlace(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         cos, sin = ctx.saved_tensors
-        # dL/dqkv: rotate_qk hands out only split views of qkv, so this is the split's
-        # backward's new concatenation, read by nothing else: turned back in place.
+        # dL/dqkv, read by nothing else (the concatenation of the split views rotate_qk hands
+        # out, or the attention kernel's fresh gradient): turned back in place.
         grad = grad.contiguous()
         B, T, width = grad.shape
         d = 2 * cos.shape[1]
         _kernel().rope_rotate(grad.data_ptr(), cos.data_ptr(), sin.data_ptr(), B, T, ctx.n_rot,
                               width // d, d, -1.0)
         return grad, None, None, None
-
-
-def _kernel(*tensors: torch.Tensor) -> ctypes.CDLL | None:
-    """rope_kernel.cpp, compiled, if it applies to ``tensors`` (``native.load_for``); None
-    otherwise or where it cannot be built (``native.error`` says why)."""
-    return native.load_for(_KERNEL, _SIGNATURES, *tensors)
